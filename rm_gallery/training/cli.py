@@ -13,7 +13,7 @@ from typing import Any
 
 def install(sub: Any) -> None:
     """Add the training subcommands to the ``rm-gallery`` parser."""
-    from rm_gallery.training.loop import LoopConfig
+    from rm_gallery.training.loop import SFT_VERDICTS, LoopConfig
 
     d = LoopConfig()
     p = sub.add_parser("train-loop", help="train a tiny judge on CPU (SFT + GRPO), serve it with vLLM, register it, "
@@ -26,11 +26,18 @@ def install(sub: Any) -> None:
     p.add_argument("--pairs", type=int, default=d.pairs, help="synthetic pairs (train + held-out)")
     p.add_argument("--held-out", type=float, default=d.held_out, help="held-out fraction")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--sft-verdicts", default=d.sft_verdicts, choices=SFT_VERDICTS,
+                   help="what SFT writes in the verdict: 'format' = letters independent of the labels (SFT teaches "
+                        "only the format; GRPO learns the decision), 'label' = the labelled winner")
     p.add_argument("--sft-max-steps", type=int, default=d.sft_max_steps)
     p.add_argument("--sft-learning-rate", type=float, default=d.sft_learning_rate)
     p.add_argument("--grpo-steps", type=int, default=d.grpo_steps)
+    p.add_argument("--grpo-batch-size", type=int, default=d.grpo_batch_size,
+                   help="completions per GRPO step (divided by --grpo-generations: an even number of prompts)")
     p.add_argument("--grpo-generations", type=int, default=d.grpo_generations)
-    p.add_argument("--grpo-learning-rate", type=float, default=d.grpo_learning_rate)
+    p.add_argument("--grpo-learning-rate", type=float, default=d.grpo_learning_rate,
+                   help="peak GRPO learning rate (linear warmup, then linear decay to 0)")
+    p.add_argument("--grpo-beta", type=float, default=d.grpo_beta, help="KL weight to the SFT judge")
     p.add_argument("--weighted", action="store_true", help="strength-weighted pairwise reward (1.0/0.7/0.3)")
     p.add_argument("--no-serve", dest="serve", action="store_false",
                    help="stop after the checkpoint (skip vLLM, registration and runner grading)")
@@ -52,12 +59,17 @@ def cmd_train_loop(args: argparse.Namespace) -> int:
     from rm_gallery.training.loop import LoopConfig, run_loop
 
     cfg = LoopConfig(out=args.out, model=args.model, task=args.task, pairs=args.pairs, held_out=args.held_out,
-                     seed=args.seed, sft_max_steps=args.sft_max_steps, sft_learning_rate=args.sft_learning_rate,
-                     grpo_steps=args.grpo_steps, grpo_generations=args.grpo_generations,
-                     grpo_learning_rate=args.grpo_learning_rate, weighted=args.weighted, serve=args.serve,
-                     grader_name=args.grader_name, vllm_python=args.vllm_python)
+                     seed=args.seed, sft_verdicts=args.sft_verdicts, sft_max_steps=args.sft_max_steps,
+                     sft_learning_rate=args.sft_learning_rate, grpo_steps=args.grpo_steps,
+                     grpo_batch_size=args.grpo_batch_size, grpo_generations=args.grpo_generations,
+                     grpo_learning_rate=args.grpo_learning_rate, grpo_beta=args.grpo_beta, weighted=args.weighted,
+                     serve=args.serve, grader_name=args.grader_name, vllm_python=args.vllm_python)
     result = run_loop(cfg)
-    print(json.dumps({"accuracy": result.accuracy, "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
+    acc = result.accuracy
+    print(json.dumps({"accuracy": acc,
+                      "gain_points": {"grpo_over_untrained": round(100 * (acc["grpo"] - acc["untrained"]), 1),
+                                      "grpo_over_sft": round(100 * (acc["grpo"] - acc["sft"]), 1)},
+                      "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
                       "checkpoint": result.checkpoint, "served": result.served}, indent=2))
     return 0
 

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rm_gallery.records import sample_from_record
-from rm_gallery.training.judgments import read_judgment
-from rm_gallery.training.rewards import pairwise_reward
-from rm_gallery.training.verl_rewards import parse_ground_truth, training_grader
+from rm_gallery.training.verl_rewards import score_completion, training_grader
 
 COMPAT_KEYS = ("score", "predicted_preference", "true_preference", "preference_strength", "accuracy", "task_type",
                "data_source")
@@ -96,10 +94,9 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
                   *, grader: str = "pairwise", weighted: bool = False, **kwargs: Any) -> dict[str, Any]:
     """RM-Gallery's documented pairwise ``compute_score``: 1.0 for the labelled winner, else 0.0 (optionally
     strength-weighted), with ``predicted_preference`` "A"/"B"/"tie"/"unknown" and the same keys every time."""
-    judgment = read_judgment(training_grader(grader), solution_str if isinstance(solution_str, str) else "")
-    preferred, strength = parse_ground_truth(ground_truth, extra_info)
+    judgment, preferred, strength, score = score_completion(solution_str, ground_truth, extra_info, grader=grader,
+                                                           weighted=weighted)
     predicted = None if judgment.predicted == "unknown" else judgment.predicted
-    score = 0.0 if preferred is None else pairwise_reward(predicted, preferred, strength, weighted=weighted)
     return {
         "score": score,
         "predicted_preference": judgment.predicted,

@@ -2,8 +2,11 @@
 
 Stages (each a function, all driven by :func:`run_loop`):
 1. data — synthetic labelled pairs (RM-Gallery parquet), split into train and held-out;
-2. SFT — teach the grader's verdict format (``<preference>X</preference>``);
-3. GRPO — TRL with the pairwise reward adapter (the grader's parser reads each completion);
+2. SFT — teach the grader's verdict format (``<preference>X</preference>``) only: the SFT letters are
+   independent of the labels (:func:`~rm_gallery.training.trainers.format_verdicts`), so the SFT judge
+   answers in format but at chance, and the decision is left to GRPO;
+3. GRPO — TRL with the pairwise reward adapter (the grader's parser reads each completion), both orders
+   of every pair in the same batch;
 4. evaluate — held-out accuracy of the untrained, SFT and GRPO models (greedy, both presentation orders);
 5. serve + register + grade — the checkpoint behind vLLM (:class:`rm_gallery.local.vllm_server.VLLMServer`),
    registered as a named pairwise grader, grading the held-out file through the GradingRunner.
@@ -22,15 +25,22 @@ from rm_gallery.training.data import grpo_rows, split, write_parquet
 from rm_gallery.training.synthetic import synthetic_records
 from rm_gallery.types import Sample
 
+#: What the SFT stage writes after ``<preference>``: label-independent letters, or the labels themselves.
+SFT_VERDICTS = ("format", "label")
+
 
 @dataclass
 class LoopConfig:
     """Every knob of the loop; the CLI flags carry the same names.
 
-    Measured on the tiny model and the ``refusal`` task: 100 SFT steps teach the verdict format but not the
-    decision (held-out 50%: one letter for everything) and GRPO then needs ~350-600 steps to learn it
-    (``--sft-max-steps 100 --grpo-steps 600``); 150 SFT steps learn format and decision, and GRPO refines.
-    The defaults take the second, faster route so the whole loop fits in minutes on 2 busy cores.
+    Defaults measured on the tiny model (hidden 64) and the ``refusal`` task, 2 CPU cores: 100 SFT steps on
+    label-independent letters give ~100% parseable answers and 50% held-out accuracy; GRPO then learns the
+    decision from the reward alone, typically between steps 100 and 175, and is at 100% by step 300
+    (0.6-0.8 s per step on 2 quiet cores). What makes GRPO learn reliably: both orders of each pair in every
+    batch (``paired_rows``), a KL anchor to the SFT judge (``grpo_beta``) that keeps it from drifting into
+    answering one letter for everything (then every group has equal rewards and learning stops), and a
+    large learning rate decaying linearly to zero. ``sft_verdicts="label"`` trains SFT on the labels
+    instead (SFT alone then reaches 100%, and GRPO has nothing left to learn).
     """
 
     out: Path = Path("runs/train_loop")
@@ -39,19 +49,30 @@ class LoopConfig:
     pairs: int = 480
     held_out: float = 1 / 6
     seed: int = 0
+    sft_verdicts: str = "format"  # "format": label-independent letters; "label": the labelled winner
     sft_epochs: float = 1.0
     sft_batch_size: int = 8
     sft_learning_rate: float = 3e-3
-    sft_max_steps: int = 150
-    grpo_steps: int = 200
-    grpo_batch_size: int = 16
+    sft_max_steps: int = 100
+    grpo_steps: int = 300
+    grpo_batch_size: int = 32  # completions per step: grpo_batch_size / grpo_generations prompts (even)
     grpo_generations: int = 4
-    grpo_learning_rate: float = 1e-3
+    grpo_learning_rate: float = 2e-3
+    grpo_warmup_steps: int = 10
+    grpo_beta: float = 0.1
     grpo_temperature: float = 1.0
     weighted: bool = False
     serve: bool = True
     grader_name: str = "trained_judge"
     vllm_python: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sft_verdicts not in SFT_VERDICTS:
+            raise ValueError(f"sft_verdicts must be one of {', '.join(SFT_VERDICTS)}, got {self.sft_verdicts!r}")
+        prompts, rest = divmod(self.grpo_batch_size, self.grpo_generations)
+        if rest or prompts % 2:
+            raise ValueError("grpo_batch_size / grpo_generations must be an even whole number of prompts "
+                             "(both orders of each pair share a batch)")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -66,6 +87,8 @@ class LoopResult:
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     grpo_seconds_per_step: float = 0.0
+    sft_label_agreement: float = 0.0  # share of SFT targets that equal the label (0.5 for "format")
+    grpo_reward_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean reward)
     checkpoint: str = ""
     served: dict[str, Any] | None = None
 
@@ -86,9 +109,16 @@ def _log(message: str) -> None:
 
 
 def run_loop(cfg: LoopConfig) -> LoopResult:
-    """Data -> base eval -> SFT -> GRPO -> eval -> checkpoint (-> serve, register, grade when ``cfg.serve``)."""
+    """Data -> base eval -> SFT (format) -> eval -> GRPO -> eval -> checkpoint (-> serve, register, grade)."""
     from rm_gallery.loaders import load_samples
-    from rm_gallery.training.trainers import evaluate, sft_rows, train_grpo, train_sft
+    from rm_gallery.training.trainers import (
+        evaluate,
+        format_verdicts,
+        paired_rows,
+        sft_rows,
+        train_grpo,
+        train_sft,
+    )
     from rm_gallery.training.trl_rewards import PairwiseReward
     from rm_gallery.training.verl_rewards import training_grader
 
@@ -115,17 +145,28 @@ def run_loop(cfg: LoopConfig) -> LoopResult:
         _log(f"{stage}: {report.table()}")
 
     measure("untrained", Path(base))
-    sft = train_sft(base, sft_rows(train_rows, grader), cfg.out / "sft", epochs=cfg.sft_epochs,
+    labels = [r["preferred"] for r in train_rows]
+    verdicts = format_verdicts(train_rows, seed=cfg.seed) if cfg.sft_verdicts == "format" else labels
+    result.sft_label_agreement = sum(v == y for v, y in zip(verdicts, labels, strict=True)) / len(labels)
+    _log(f"SFT verdicts: {cfg.sft_verdicts} ({result.sft_label_agreement:.0%} equal the label)")
+    sft = train_sft(base, sft_rows(train_rows, grader, verdicts), cfg.out / "sft", epochs=cfg.sft_epochs,
                     batch_size=cfg.sft_batch_size, learning_rate=cfg.sft_learning_rate, seed=cfg.seed,
                     max_steps=cfg.sft_max_steps)
     result.seconds["sft"] = sft.seconds
     measure("sft", sft.output_dir)
     reward = PairwiseReward(grader, weighted=cfg.weighted)
-    grpo = train_grpo(sft.output_dir, train_rows, cfg.out / "checkpoint", [reward], max_steps=cfg.grpo_steps,
+    prompts_per_step = cfg.grpo_batch_size // cfg.grpo_generations
+    grpo = train_grpo(sft.output_dir, paired_rows(train_rows, cfg.grpo_steps * prompts_per_step, seed=cfg.seed),
+                      cfg.out / "checkpoint", [reward], max_steps=cfg.grpo_steps,
                       num_generations=cfg.grpo_generations, batch_size=cfg.grpo_batch_size,
-                      learning_rate=cfg.grpo_learning_rate, temperature=cfg.grpo_temperature, seed=cfg.seed)
+                      learning_rate=cfg.grpo_learning_rate, temperature=cfg.grpo_temperature, beta=cfg.grpo_beta,
+                      seed=cfg.seed, shuffle=False, logging_steps=min(25, cfg.grpo_steps),
+                      warmup_steps=cfg.grpo_warmup_steps, lr_scheduler_type="linear")
     result.seconds["grpo"] = grpo.seconds
     result.grpo_seconds_per_step = grpo.seconds_per_step
+    result.grpo_reward_curve = [(int(h["step"]), round(float(h["reward"]), 3)) for h in grpo.history
+                                if "reward" in h]
+    _log("GRPO reward by step: " + " ".join(f"{step}:{r:.2f}" for step, r in result.grpo_reward_curve))
     result.checkpoint = str(grpo.output_dir)
     measure("grpo", grpo.output_dir)
     result.seconds["train_total"] = time.perf_counter() - started

@@ -1,9 +1,11 @@
 """A synthetic preference task small enough for a tiny model to learn on CPU in minutes.
 
-``arithmetic``: the query asks for a sum of two small numbers; one response states the right sum, the other
-a wrong one. The better response is the correct one. Labels are balanced (the correct response is A or B
-at random) and every pair is an RM-Gallery pairwise record, so the whole loop runs on the same record
-format, loaders and graders as real data.
+Three tasks, each a query and a better and a worse response: ``refusal`` (the worse response is always
+"Sorry, I cannot help with that." — the loop's default: one fixed string to spot, so a 2-layer model learns
+it from a 0/1 reward in a few hundred GRPO steps), ``keyword`` (the better response uses the word the query
+asks for) and ``arithmetic`` (the better response states the right sum). Labels are balanced (the better
+response is A or B at random) and every pair is an RM-Gallery pairwise record, so the whole loop runs on
+the same record format, loaders and graders as real data.
 """
 
 from __future__ import annotations

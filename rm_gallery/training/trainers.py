@@ -6,6 +6,7 @@ grader's parser, so the model is trained and evaluated on exactly what the grade
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,11 +42,32 @@ def verdict_text(grader: Any, winner: str) -> str:
     return text
 
 
-def sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any) -> list[dict[str, Any]]:
-    """Prompt/completion rows teaching the verdict format (and the labelled verdict) for each GRPO row."""
+def format_verdicts(grpo_rows: Sequence[Mapping[str, Any]], *, seed: int = 0) -> list[str]:
+    """One SFT verdict per row that carries no information about the label: a format-only target.
+
+    Each pair (``sample_id``) gets one letter for all of its rows, half the pairs "A" and half "B" (seeded).
+    With both orders of a pair in the rows, the target is right in exactly one of them, so SFT on these
+    verdicts teaches the output format and an even letter mix, but not which response is better.
+    """
+    ids = list(dict.fromkeys(r["sample_id"] for r in grpo_rows))
+    random.Random(seed).shuffle(ids)
+    letter = {sid: "AB"[i % 2] for i, sid in enumerate(ids)}
+    return [letter[r["sample_id"]] for r in grpo_rows]
+
+
+def sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, verdicts: Sequence[str] | None = None
+             ) -> list[dict[str, Any]]:
+    """Prompt/completion rows in the grader's verdict format, one per GRPO row.
+
+    The verdict written is the row's label, or ``verdicts[i]`` when given — e.g. :func:`format_verdicts`,
+    which teaches the format and leaves the decision to GRPO.
+    """
+    winners = [r["preferred"] for r in grpo_rows] if verdicts is None else list(verdicts)
+    if len(winners) != len(grpo_rows):
+        raise ValueError(f"{len(winners)} verdicts for {len(grpo_rows)} rows")
     return [{"prompt": list(r["prompt"]),
-             "completion": [{"role": "assistant", "content": verdict_text(grader, r["preferred"])}]}
-            for r in grpo_rows]
+             "completion": [{"role": "assistant", "content": verdict_text(grader, w)}]}
+            for r, w in zip(grpo_rows, winners, strict=True)]
 
 
 def _dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -92,6 +114,16 @@ class TrainResult:
         return self.seconds / self.steps if self.steps else 0.0
 
 
+
+def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResult:
+    """Train, time it, and save model + tokenizer to ``out`` (shared by the SFT and GRPO stages)."""
+    started = time.perf_counter()
+    state = trainer.train()
+    seconds = time.perf_counter() - started
+    trainer.save_model(str(out))
+    _save_tokenizer(model_dir, out, trainer)
+    return TrainResult(out, seconds, int(state.global_step), list(trainer.state.log_history))
+
 def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
               epochs: float = 1.0, batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0,
               max_steps: int = -1) -> TrainResult:
@@ -106,20 +138,39 @@ def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_d
                      save_strategy="no", report_to=[], completion_only_loss=True, disable_tqdm=True,
                      dataloader_num_workers=0)
     trainer = SFTTrainer(model=str(model_dir), args=args, train_dataset=_dataset(rows))
-    started = time.perf_counter()
-    state = trainer.train()
-    seconds = time.perf_counter() - started
-    trainer.save_model(str(out))
-    _save_tokenizer(model_dir, out, trainer)
-    return TrainResult(out, seconds, int(state.global_step), list(trainer.state.log_history))
+    return _train_and_save(trainer, model_dir, out)
+
+
+def paired_rows(rows: Sequence[Mapping[str, Any]], n: int, *, seed: int = 0) -> list[Mapping[str, Any]]:
+    """``n`` rows in training order: both presentation orders of a pair adjacent, pairs reshuffled every pass.
+
+    Fed to GRPO unshuffled with an even number of prompts per step, every batch holds each pair in both
+    orders, with opposite labels: a judge that leans to one letter gains in one order what it loses in the
+    other, so only reading the responses raises the batch reward.
+    """
+    from rm_gallery.training.data import grouped_order
+
+    keys = [r["sample_id"] for r in rows]
+    group = len({r["order"] for r in rows})
+    out: list[Mapping[str, Any]] = []
+    epoch = 0
+    while len(out) < n:
+        out.extend(rows[i] for i in grouped_order(keys, group_size=group, seed=seed + epoch))
+        epoch += 1
+    return out[:n]
 
 
 def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path,
                reward_funcs: Sequence[Any], *, max_steps: int = 100, num_generations: int = 4,
                batch_size: int = 8, learning_rate: float = 5e-5, max_completion_length: int = 8,
                temperature: float = 1.0, beta: float = 0.0, seed: int = 0, shuffle: bool = True,
-               logging_steps: int = 10, **config: Any) -> TrainResult:
-    """GRPO with TRL on CPU (``use_cpu=True, bf16=False``); ``rows`` carry ``prompt`` plus label columns."""
+               logging_steps: int = 10, gradient_checkpointing: bool = False, **config: Any) -> TrainResult:
+    """GRPO with TRL on CPU (``use_cpu=True, bf16=False``); ``rows`` carry ``prompt`` plus label columns.
+
+    ``batch_size`` counts completions (``batch_size / num_generations`` prompts per step); ``shuffle=False``
+    keeps the rows' order (see :func:`paired_rows`). Gradient checkpointing, on by default in TRL, is off:
+    it only costs time on a model this small. Other ``GRPOConfig`` fields pass through ``config``.
+    """
     _quiet()
     from trl import GRPOConfig, GRPOTrainer
 
@@ -128,15 +179,11 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                       per_device_train_batch_size=batch_size, max_completion_length=max_completion_length,
                       max_steps=max_steps, learning_rate=learning_rate, temperature=temperature, beta=beta,
                       seed=seed, shuffle_dataset=shuffle, logging_steps=logging_steps, save_strategy="no",
-                      report_to=[], disable_tqdm=True, dataloader_num_workers=0, **config)
+                      report_to=[], disable_tqdm=True, dataloader_num_workers=0,
+                      gradient_checkpointing=gradient_checkpointing, **config)
     trainer = GRPOTrainer(model=str(model_dir), reward_funcs=list(reward_funcs), args=args,
                           train_dataset=_dataset(rows))
-    started = time.perf_counter()
-    state = trainer.train()
-    seconds = time.perf_counter() - started
-    trainer.save_model(str(out))
-    _save_tokenizer(model_dir, out, trainer)
-    return TrainResult(out, seconds, int(state.global_step), list(trainer.state.log_history))
+    return _train_and_save(trainer, model_dir, out)
 
 
 def generate(model_dir: str | Path, prompts: Sequence[Sequence[Mapping[str, str]]], *, max_new_tokens: int = 8,

@@ -59,19 +59,30 @@ def parse_ground_truth(ground_truth: Any, extra_info: Mapping[str, Any] | None =
     return preferred, strength if strength in (0, 1, 2) else None
 
 
+
+def score_completion(solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None = None, *,
+                     grader: str = "pairwise", weighted: bool = False) -> tuple[Any, str | None, int | None, float]:
+    """(judgment, preferred, strength, reward) for one completion: the grader's parser against the label.
+
+    Shared by verl's ``compute_score`` and RM-Gallery's, which differ only in the keys they report.
+    """
+    judgment = read_judgment(training_grader(grader), solution_str if isinstance(solution_str, str) else "")
+    preferred, strength = parse_ground_truth(ground_truth, extra_info)
+    predicted = None if judgment.predicted == "unknown" else judgment.predicted
+    score = 0.0 if preferred is None else pairwise_reward(predicted, preferred, strength, weighted=weighted)
+    return judgment, preferred, strength, score
+
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
                   *, grader: str = "pairwise", weighted: bool = False, **kwargs: Any) -> dict[str, Any]:
     """verl's per-sample reward: ``score`` = pairwise reward of the parsed verdict against the label.
 
     A label that cannot be read gives ``score`` 0.0 and ``preferred`` "invalid" (same keys as always).
     """
-    judgment = read_judgment(training_grader(grader), solution_str if isinstance(solution_str, str) else "")
-    preferred, strength = parse_ground_truth(ground_truth, extra_info)
-    predicted = None if judgment.predicted == "unknown" else judgment.predicted
-    score = 0.0 if preferred is None else pairwise_reward(predicted, preferred, strength, weighted=weighted)
+    judgment, preferred, strength, score = score_completion(solution_str, ground_truth, extra_info, grader=grader,
+                                                           weighted=weighted)
     return {
         "score": score,
-        "acc": float(preferred is not None and predicted == preferred),
+        "acc": float(preferred is not None and judgment.predicted == preferred),
         "format_ok": float(judgment.format_ok),
         "predicted": judgment.predicted,
         "preferred": preferred or "invalid",

@@ -1,4 +1,5 @@
-"""The loop's data, register and grade stages (the runner against a stub judge), and the CLI wiring."""
+"""The loop's data, SFT-target, batching, register and grade stages (the runner against a stub judge), the CLI
+wiring, and a CI-sized run of the whole loop (the full-size loop is perf/train_loop.py, not a test)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import pytest
 from rm_gallery.graders.registry import create_grader, list_graders
 from rm_gallery.loaders import load_samples
 from rm_gallery.testing.stub_server import StubServer
+from rm_gallery.training.data import grpo_rows
+from rm_gallery.training.judgments import read_judgment
 from rm_gallery.training.loop import LoopConfig, grade_held_out, prepare_data, register_served_grader
-from rm_gallery.training.synthetic import synthetic_records
+from rm_gallery.training.synthetic import synthetic_records, synthetic_samples
+from rm_gallery.training.trainers import format_verdicts, paired_rows, sft_rows
+from rm_gallery.training.verl_rewards import training_grader
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +51,49 @@ def test_prepare_data_writes_a_disjoint_held_out_split(tmp_path):
     assert len(held_ids) == 15 and len(train_ids) == 45 and not train_ids & held_ids
 
 
+@pytest.fixture(scope="module")
+def rows():
+    return grpo_rows(synthetic_samples(40, task="refusal", seed=2), training_grader("pairwise"))
+
+
+def test_format_verdicts_carry_no_label_information(rows):
+    verdicts = format_verdicts(rows, seed=3)
+    assert verdicts.count("A") == verdicts.count("B") == 40
+    by_pair: dict[str, list[bool]] = {}
+    for row, verdict in zip(rows, verdicts, strict=True):
+        by_pair.setdefault(row["sample_id"], []).append(verdict == row["preferred"])
+    assert all(sorted(hits) == [False, True] for hits in by_pair.values())   # right in exactly one order
+    assert format_verdicts(rows, seed=3) == verdicts != format_verdicts(rows, seed=4)
+
+
+def test_sft_rows_write_the_given_verdicts_in_the_graders_format(rows):
+    grader = training_grader("pairwise")
+    verdicts = format_verdicts(rows)
+    for verdicts_in, expected in ((verdicts, verdicts), (None, [r["preferred"] for r in rows])):
+        sft = sft_rows(rows, grader, verdicts_in)
+        assert [read_judgment(grader, s["completion"][0]["content"]).predicted for s in sft] == expected
+        assert sft[0]["prompt"] == rows[0]["prompt"]
+    with pytest.raises(ValueError, match="verdicts for"):
+        sft_rows(rows, grader, verdicts[:-1])
+
+
+def test_paired_rows_keep_both_orders_of_a_pair_in_one_batch(rows):
+    ordered = paired_rows(rows, 200, seed=1)
+    assert len(ordered) == 200
+    for first, second in zip(ordered[::2], ordered[1::2], strict=True):
+        assert first["sample_id"] == second["sample_id"] and {first["order"], second["order"]} == {"ab", "ba"}
+        assert first["preferred"] != second["preferred"]
+    passes = [[r["sample_id"] for r in ordered[i:i + 80]] for i in (0, 80)]
+    assert sorted(passes[0]) == sorted(passes[1]) and passes[0] != passes[1]   # every pair once, reshuffled
+
+
+def test_loop_config_rejects_batches_that_split_pairs():
+    with pytest.raises(ValueError, match="even whole number of prompts"):
+        LoopConfig(grpo_batch_size=12, grpo_generations=4)
+    with pytest.raises(ValueError, match="sft_verdicts"):
+        LoopConfig(sft_verdicts="random")
+
+
 def _answer_correctly(body: dict) -> str:
     user = body["messages"][-1]["content"]
     return "<preference>B</preference>" if "<response_a>\nSorry" in user else "<preference>A</preference>"
@@ -70,12 +118,34 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
 
     args = build_parser().parse_args(["train-loop", "--out", str(tmp_path), "--no-serve", "--grpo-steps", "3"])
     assert args.serve is False and args.grpo_steps == 3 and args.task == "refusal"
+    assert args.sft_verdicts == "format" and args.grpo_beta == LoopConfig().grpo_beta
+    args = build_parser().parse_args(["train-loop", "--sft-verdicts", "label", "--grpo-batch-size", "16",
+                                      "--grpo-beta", "0"])
+    assert (args.sft_verdicts, args.grpo_batch_size, args.grpo_beta) == ("label", 16, 0.0)
     rows = tmp_path / "scored.jsonl"
     rows.write_text("\n".join(json.dumps(r) for r in [
         {"prompt": "p", "response": "good", "helpfulness": 4}, {"prompt": "p", "response": "bad", "helpfulness": 1}]))
     assert main(["convert-scored", str(rows), "--out", str(tmp_path / "pairs.parquet")]) == 0
     assert "1 pairs" in capsys.readouterr().out
     assert load_samples(tmp_path / "pairs.parquet")[0].label.preferred == "A"
+
+
+@pytest.mark.slow
+def test_the_whole_loop_runs_at_ci_size(tiny_model_dir, tmp_path):
+    """Data -> SFT (format only) -> GRPO -> evaluations -> checkpoint, with a handful of steps."""
+    pytest.importorskip("trl")
+    from rm_gallery.training.loop import run_loop
+
+    cfg = LoopConfig(out=tmp_path, model=tiny_model_dir, pairs=12, held_out=0.25, sft_max_steps=4,
+                     sft_batch_size=4, grpo_steps=2, grpo_batch_size=8, grpo_generations=4, serve=False)
+    result = run_loop(cfg)
+    assert set(result.accuracy) == {"untrained", "sft", "grpo"}
+    assert all(r["n"] == 6 for r in result.reports.values())
+    assert result.sft_label_agreement == 0.5
+    assert [step for step, _ in result.grpo_reward_curve] == [2]
+    assert (tmp_path / "checkpoint" / "model.safetensors").is_file() and result.served is None
+    saved = json.loads((tmp_path / "loop_result.json").read_text())
+    assert saved["accuracy"] == result.accuracy and saved["config"]["sft_verdicts"] == "format"
 
 
 @pytest.mark.integration
