@@ -18,6 +18,8 @@ Winner = Literal["A", "B", "tie"]
 ErrorKind = Literal["api_error", "timeout", "parse_error", "invalid_input", "internal_error"]
 #: Error kinds a run can end with. ``internal_error`` is a bug in grader code (an exception the
 #: grader did not expect); it is kept apart from ``api_error`` so that bugs are never blamed on the server.
+#: ``invalid_input`` covers bad samples and requests the server rejects (HTTP 400/413/422, e.g. longer than the
+#: model's context): retrying or resuming will not fix them.
 ERROR_KINDS: tuple[str, ...] = ("api_error", "timeout", "parse_error", "invalid_input", "internal_error")
 
 

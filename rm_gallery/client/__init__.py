@@ -1,7 +1,13 @@
 """Model clients: the one place that talks HTTP (retries, backoff, rate limits, timeouts, endpoint pool)."""
 
 from rm_gallery.client.completion import Choice, Completion, MalformedResponse, TokenLogprob
-from rm_gallery.client.errors import EndpointUnreachable, ModelAPIError, ModelError, ModelTimeoutError
+from rm_gallery.client.errors import (
+    EndpointUnreachable,
+    ModelAPIError,
+    ModelError,
+    ModelRequestRejected,
+    ModelTimeoutError,
+)
 from rm_gallery.client.model import (
     ChatModel,
     ClientStats,
@@ -20,6 +26,7 @@ __all__ = [
     "MalformedResponse",
     "ModelAPIError",
     "ModelError",
+    "ModelRequestRejected",
     "ModelTimeoutError",
     "OpenAIChatModel",
     "RetryPolicy",

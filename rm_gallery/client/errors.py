@@ -22,6 +22,13 @@ class ModelAPIError(ModelError):
     """An HTTP error status, a connection failure or an unusable response body."""
 
 
+class ModelRequestRejected(ModelAPIError):
+    """The server refused this request as malformed (HTTP 400, 413, 422): a sample too long for the model's
+    context, or a parameter the server does not accept. Not retried; the sample is the problem, not the server."""
+
+    kind = "invalid_input"
+
+
 class ModelTimeoutError(ModelError):
     """The request did not finish within the per-request timeout."""
 

@@ -19,7 +19,7 @@ import json
 import time
 from typing import Any, Protocol
 
-from rm_gallery.client.errors import ModelAPIError, ModelError, ModelTimeoutError
+from rm_gallery.client.errors import ModelAPIError, ModelError, ModelRequestRejected, ModelTimeoutError
 
 try:  # orjson is a core dependency, but keep a stdlib fallback for odd platforms
     import orjson
@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover
     _loads = json.loads
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 524, 529})
+#: Statuses that reject the request itself (too long for the context, bad parameters): invalid_input.
+REJECTED_STATUS = frozenset({400, 413, 422})
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -62,6 +64,9 @@ def status_error(status: int, body: bytes | str, retry_after: float | None, endp
     except (ValueError, AttributeError):
         detail = text
     detail = " ".join(str(detail).split())[:300]
+    if status in REJECTED_STATUS:
+        return ModelRequestRejected(f"HTTP {status} from {endpoint}, the request was rejected: {detail}",
+                                    status=status, endpoint=endpoint)
     return ModelAPIError(f"HTTP {status} from {endpoint}: {detail}", status=status,
                          retryable=status in RETRYABLE_STATUS, retry_after=retry_after, endpoint=endpoint)
 

@@ -9,6 +9,7 @@ import pytest
 from rm_gallery.client import (
     EndpointUnreachable,
     ModelAPIError,
+    ModelRequestRejected,
     ModelTimeoutError,
     OpenAIChatModel,
     RetryPolicy,
@@ -103,6 +104,18 @@ async def test_client_errors_are_not_retried(make_model):
         with pytest.raises(ModelAPIError, match="HTTP 404") as e:
             await model.complete(MSGS)
         assert srv.counts["not_found"] == 1 and e.value.status == 404
+
+
+@pytest.mark.parametrize("transport", ["http11", "aiohttp", "openai"])
+@pytest.mark.parametrize("status", [400, 413, 422])
+async def test_rejected_requests_are_invalid_input_and_not_retried(make_model, transport, status):
+    """A request the server refuses (e.g. longer than the context) is the sample's fault, not the server's."""
+    async with StubServer(plan=["http_500"]) as srv:
+        srv.faults.server_errors = (status,)
+        model = make_model(srv.base_url, transport=transport)
+        with pytest.raises(ModelRequestRejected, match=f"HTTP {status} .*rejected") as e:
+            await model.complete(MSGS)
+    assert e.value.kind == "invalid_input" and e.value.status == status and srv.counts["requests"] == 1
 
 
 async def test_timeout_becomes_timeout_error(make_model):

@@ -74,6 +74,20 @@ async def test_runner_concurrency_cache_and_resume(vllm_server, client, tmp_path
     assert [r["pref"].winner for r in cached] == [r["pref"].winner for r in results]
 
 
+async def test_a_sample_longer_than_the_context_is_invalid_input(vllm_server, client, tmp_path):
+    """vLLM rejects the prompt (HTTP 400); the result is a typed invalid_input error, the other sample is graded."""
+    rows = [{"id": "fits", "prompt": "What is 2 + 2?", "chosen": "4", "rejected": "5"},
+            {"id": "huge", "prompt": "Summarise: " + "lorem ipsum dolor sit amet " * 3000, "chosen": "ok",
+             "rejected": "no"}]
+    grader = create_grader("pairwise", model=client, params={"max_tokens": 12, "extra_body": PREF_CHOICE})
+    runner = GradingRunner({"pref": grader}, concurrency=2, progress=False)
+    results = await runner.arun(rows)
+    huge = results[1]["pref"]
+    assert huge.kind == "invalid_input" and "HTTP 400" in huge.message and "context" in huge.message.lower()
+    assert results[0]["pref"].winner in ("A", "B", "tie")
+    assert runner.summary.outcomes["pref"]["invalid_input"] == 1
+
+
 async def test_many_concurrent_requests(client):
     outs = await asyncio.gather(*(client.complete(MSGS, max_tokens=4, temperature=0) for _ in range(32)))
     assert len({o.text for o in outs}) == 1  # greedy: identical answers under load
