@@ -122,6 +122,8 @@ def _add_grade(sub: Any) -> None:
     p.add_argument("--template", help="path of a .j2 template overriding the grader's own")
     p.add_argument("--out", help="results JSONL (default: results/<data>.<graders>.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue a previous run into the same --out")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="with --resume, grade again the pairs that ended in an api_error or a timeout")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--cache", default=os.environ.get("RM_GALLERY_CACHE", "~/.cache/rm_gallery/responses.sqlite"))
@@ -169,6 +171,8 @@ async def _grade(args: argparse.Namespace) -> int:
     detect_format(data_path)
     graders, aggregators, runner_cfg = _build_graders(args)
     out = Path(args.out) if args.out else Path("results") / f"{data_path.stem}.{'+'.join(graders)}.jsonl"
+    if args.retry_errors and not args.resume:
+        raise CLIError("--retry-errors re-grades failed pairs of a previous run: use it with --resume")
     if out.exists() and out.stat().st_size and not (args.resume or args.overwrite):
         raise CLIError(f"{out} already exists: pass --resume to continue it or --overwrite to replace it")
     models = {id(m): m for c in graders.values() for m in models_of(c.grader)}
@@ -180,7 +184,9 @@ async def _grade(args: argparse.Namespace) -> int:
     report = LoadReport()
     samples = iter_samples(data_path, on_error=args.on_error, report=report, limit=args.limit)
     runner_cfg.setdefault("concurrency", args.concurrency)
-    runner = GradingRunner(graders, aggregators=aggregators, output=out, resume=args.resume,
+    runner = GradingRunner(graders, aggregators=aggregators, output=out,
+                           resume=args.resume or bool(runner_cfg.pop("resume", False)),
+                           retry_errors=args.retry_errors or bool(runner_cfg.pop("retry_errors", False)),
                            cache=None if args.no_cache else runner_cfg.pop("cache", args.cache),
                            progress=False if args.no_progress else None,
                            **{k: v for k, v in runner_cfg.items() if k != "cache"})

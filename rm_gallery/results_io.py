@@ -5,7 +5,9 @@ leaves at most one partial last line, which :func:`scan_results` detects and tri
 
     {"index": 7, "sample_id": "rb-7", "grader": "pairwise", "result": {"kind": "verdict", ...}}
 
-Aggregates use the same shape with ``"aggregate": true``.
+Aggregates use the same shape with ``"aggregate": true``. The file is append-only: when a resumed run grades a
+pair again (``retry_errors``: its stored result was an api_error or a timeout), the later line supersedes the
+earlier one, for resume and for :func:`read_results` alike.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class ResumeIndex:
     offsets: dict[str, dict[int, int]] = field(default_factory=dict)
     sample_ids: dict[int, str] = field(default_factory=dict)
     trimmed_bytes: int = 0
+    #: (grader, index) pairs dropped from ``offsets`` to be graded again (``retry_errors``).
+    retrying: int = 0
 
     def done(self, grader: str, index: int) -> bool:
         by = self.offsets.get(grader)
@@ -65,14 +69,24 @@ class ResumeIndex:
             return result_from_json(_loads(f.readline())["result"])
 
 
-def scan_results(path: str | Path) -> ResumeIndex:
-    """Index an existing results file; trim a partial last line left by a crash (with a warning)."""
+#: Result kinds a resumed run grades again with ``retry_errors``: the server's fault, not the sample's.
+TRANSIENT_KINDS = frozenset({"api_error", "timeout"})
+
+
+def scan_results(path: str | Path, *, retry_errors: bool = False) -> ResumeIndex:
+    """Index an existing results file; trim a partial last line left by a crash (with a warning).
+
+    With ``retry_errors``, pairs whose latest result is an api_error or a timeout are left out of the index
+    (so they are graded again), and so are the aggregates of their samples (recomputed from the new results).
+    """
     path = Path(path)
     index = ResumeIndex(path)
     if not path.exists():
         return index
     size = path.stat().st_size
     offset = 0
+    transient: set[tuple[str, int]] = set()
+    aggregates: set[str] = set()
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
             start, offset = offset, offset + len(line)
@@ -81,7 +95,7 @@ def scan_results(path: str | Path) -> ResumeIndex:
             try:
                 rec = _loads(line)
                 key_idx, grader = int(rec["index"]), str(rec["grader"])
-                rec["result"]["kind"]
+                kind = rec["result"]["kind"]
                 complete = line.endswith(b"\n")
             except (ValueError, KeyError, TypeError):
                 complete = False
@@ -96,7 +110,19 @@ def scan_results(path: str | Path) -> ResumeIndex:
                 raise ResultsFileError(
                     f"{path} line {lineno}: row {key_idx} was sample {prev!r} but is now {rec['sample_id']!r}; "
                     "the input changed since this file was written, so it cannot be resumed")
-            index.offsets.setdefault(grader, {}).setdefault(key_idx, start)
+            index.offsets.setdefault(grader, {})[key_idx] = start  # a later line supersedes an earlier one
+            if rec.get("aggregate"):
+                aggregates.add(grader)
+            elif retry_errors:
+                (transient.add if kind in TRANSIENT_KINDS else transient.discard)((grader, key_idx))
+    if transient:
+        for grader, key_idx in transient:
+            del index.offsets[grader][key_idx]
+        stale = {key_idx for _, key_idx in transient}
+        for grader in aggregates:
+            for key_idx in stale & index.offsets.get(grader, {}).keys():
+                del index.offsets[grader][key_idx]
+        index.retrying = len(transient)
     if index.trimmed_bytes:
         log.warning("%s ended with a partial line (%d bytes, from an interrupted run); removed it",
                     path, index.trimmed_bytes)
@@ -132,10 +158,22 @@ class ResultsWriter:
 
 
 def read_results(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the records of a results file (``result`` parsed into a typed Result)."""
+    """Yield the records of a results file (``result`` parsed into a typed Result), in file order.
+
+    A record superseded by a later line for the same (sample, grader) — a pair graded again by a resumed
+    run with ``retry_errors`` — is skipped, so every pair appears once, with its latest result.
+    """
+    latest: dict[tuple[int, str], int] = {}
     with open(path, "rb") as f:
-        for line in f:
+        for lineno, line in enumerate(f):
             if line.strip():
                 rec = _loads(line)
+                latest[(int(rec["index"]), str(rec["grader"]))] = lineno
+        f.seek(0)
+        for lineno, line in enumerate(f):
+            if line.strip():
+                rec = _loads(line)
+                if latest.get((int(rec["index"]), str(rec["grader"]))) != lineno:
+                    continue
                 rec["result"] = result_from_json(rec["result"])
                 yield rec

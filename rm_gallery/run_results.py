@@ -45,6 +45,8 @@ class RunSummary:
     failures: dict[str, int] = field(default_factory=dict)
     cache_hits: int = 0
     resumed: int = 0
+    #: Pairs graded again on resume because their stored result was an api_error or a timeout.
+    retried: int = 0
     wall_s: float = 0.0
 
     def count(self, grader: str, result: Result) -> None:
@@ -74,6 +76,7 @@ class RunSummary:
             "failures": dict(self.failures),
             "cache_hits": self.cache_hits,
             "resumed": self.resumed,
+            "retried": self.retried,
             "wall_s": round(self.wall_s, 3),
         }
 
@@ -91,6 +94,7 @@ class RunSummary:
         lines.append(f"samples {self.samples}  wall {self.wall_s:.2f}s ({rate:.0f}/s)  "
                      f"parse failures {self.parse_failure_rate:.1%}  requests {self.requests}  "
                      f"retries {self.retries}  cache hits {self.cache_hits}  resumed {self.resumed}  "
+                     + (f"retried {self.retried}  " if self.retried else "")
                      + (f"failed attempts {dict(sorted(self.failures.items()))}  " if self.failures else "") +
                      f"tokens {self.prompt_tokens}+{self.completion_tokens}")
         return "\n".join(lines)

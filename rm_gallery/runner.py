@@ -108,6 +108,8 @@ class GradingRunner:
         cache: path of the SQLite response cache, a :class:`ResponseCache`, or None/False for no cache.
         output: JSONL file every result is appended to as it completes.
         resume: skip (sample, grader) pairs already in ``output``; without it ``output`` is overwritten.
+        retry_errors: with ``resume``, grade again the pairs whose stored result is an api_error or a timeout
+            (e.g. after a server outage); the new line supersedes the old one.
         progress: show a progress bar (default: when stderr is a terminal).
         window: samples in flight at most (default ``4 * concurrency``), which bounds memory.
     """
@@ -122,6 +124,7 @@ class GradingRunner:
         cache: str | Path | ResponseCache | bool | None = None,
         output: str | Path | None = None,
         resume: bool = False,
+        retry_errors: bool = False,
         progress: bool | None = None,
         show_progress: bool | None = None,
         window: int | None = None,
@@ -146,6 +149,7 @@ class GradingRunner:
         self.cache: ResponseCache | None = cache if isinstance(cache, ResponseCache) else None
         self.output = Path(output) if output is not None else None
         self.resume = resume
+        self.retry_errors = retry_errors
         self.progress = progress if progress is not None else show_progress
         self.window = window or max(64, 4 * self.concurrency)
         self.ctx = GradeContext(self.cache, seed=seed)
@@ -178,8 +182,10 @@ class GradingRunner:
         """
         self.summary = summary = RunSummary()
         start = time.perf_counter()
-        resume = scan_results(self.output) if (self.output and self.resume) else ResumeIndex(Path("-"))
+        resume = (scan_results(self.output, retry_errors=self.retry_errors) if (self.output and self.resume)
+                  else ResumeIndex(Path("-")))
         summary.resumed = len(resume)
+        summary.retried = resume.retrying
         writer = ResultsWriter(self.output, append=self.resume) if self.output else None
         loop = asyncio.get_running_loop()
         jobs: asyncio.Queue[tuple[_Slot, str] | None] = asyncio.Queue(maxsize=self.concurrency)

@@ -108,6 +108,7 @@ def test_unreachable_endpoint(capsys, tmp_path):
     (["--grader", "pairwise"], "needs a model"),
     (["--grader", "pairwise", "--model", "m", "--param", "temperature"], "--param expects KEY=VALUE"),
     (["--grader", "pairwise", "--model", "m", "--template", "/nonexistent.j2"], "cannot read template file"),
+    (["--grader", "pairwise", "--model", "m", "--retry-errors"], "use it with --resume"),
 ])
 def test_usage_errors(capsys, tmp_path, args, needle):
     data = tmp_path / "d.jsonl"

@@ -96,6 +96,74 @@ async def test_resume_after_interruption_completes_without_duplicates(tmp_path, 
     assert resumed.summary.resumed == lines_before
 
 
+async def test_resume_with_retry_errors_regrades_only_server_failures(tmp_path, make_model):
+    """After an outage: api_error/timeout pairs are graded again (and their aggregates recomputed); parse
+    errors and verdicts are kept; the file reads back with one (latest) record per pair."""
+    out = tmp_path / "results.jsonl"
+    down = {"s1", "s4"}
+    outage = True
+
+    def reply(req):
+        content = req["messages"][-1]["content"]
+        if "question 2" in content:
+            return "no verdict here"  # a parse error: the judge's fault, never retried
+        return parity_reply(req)
+
+    graders = {"pref": None, "len": FunctionGrader(lambda s: float(len(s.query)), name="len", scale=(0, 100))}
+    async with StubServer(reply) as srv:
+        model = make_model(srv.base_url)
+
+        class Outage(PairwiseGrader):
+            async def grade(self, sample, ctx=None):
+                if outage and sample.id in down:
+                    from rm_gallery.client import ModelAPIError
+
+                    raise ModelAPIError("HTTP 503 from stub: down for maintenance", status=503)
+                return await super().grade(sample, ctx)
+
+        graders["pref"] = Outage(model)
+        first = await GradingRunner(graders, output=out, progress=False).arun(records(6))
+        assert [first[i]["pref"].kind for i in (1, 2, 4)] == ["api_error", "parse_error", "api_error"]
+        outage = False
+        before = srv.counts["requests"]
+        plain = GradingRunner(graders, output=out, resume=True, progress=False)
+        await plain.arun(records(6))
+        assert srv.counts["requests"] == before and plain.summary.retried == 0  # resume alone keeps the errors
+        runner = GradingRunner(graders, output=out, resume=True, retry_errors=True, progress=False)
+        results = await runner.arun(records(6))
+        assert srv.counts["requests"] - before == 2 and runner.summary.retried == 2
+    assert [r["pref"].kind for r in results] == ["verdict", "verdict", "parse_error", "verdict", "verdict", "verdict"]
+    check_parity([r for r in results if r.sample_id != "s2"])
+    recs = list(read_results(out))
+    assert len(recs) == 12 and len({(r["index"], r["grader"]) for r in recs}) == 12
+    assert {r["index"]: r["result"].kind for r in recs if r["grader"] == "pref"}[4] == "verdict"
+    assert out.read_text().count("\n") == 14  # append-only: the two failed lines are still there, superseded
+
+
+async def test_retry_errors_recomputes_the_aggregates_of_regraded_samples(tmp_path):
+    out = tmp_path / "r.jsonl"
+    failing = {"s0"}
+
+    def score(sample):
+        if sample.id in failing:
+            from rm_gallery.client import ModelTimeoutError
+
+            raise ModelTimeoutError("timed out")
+        return 2.0
+
+    graders = [FunctionGrader(score, name="a", scale=(0, 4)), FunctionGrader(lambda s: 4.0, name="b", scale=(0, 4))]
+    aggs = {"mean": WeightedMean({"a": 1.0, "b": 1.0})}
+    first = await GradingRunner(graders, aggregators=aggs, output=out, progress=False).arun(records(2))
+    assert first[0]["a"].kind == "timeout" and first[0]["mean"].kind == "timeout"
+    failing.clear()
+    again = await GradingRunner(graders, aggregators=aggs, output=out, resume=True, retry_errors=True,
+                                progress=False).arun(records(2))
+    assert again[0]["mean"].value == pytest.approx(0.75) == again[1]["mean"].value   # (2/4 + 4/4) / 2
+    assert again[1]["a"].value == 2.0
+    final = {(r["index"], r["grader"]): r["result"] for r in read_results(out)}
+    assert final[(0, "mean")].value == pytest.approx(0.75) and len(final) == 6
+
+
 async def test_resume_refuses_a_file_written_for_other_input(tmp_path, make_model):
     from rm_gallery.results_io import ResultsFileError
 
