@@ -111,13 +111,17 @@ class AiohttpTransport:
         return self._session
 
     async def chat(self, base_url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-        import aiohttp
-
-        session = self._get_session()
         extra = payload.get("extra_body")
         if extra is not None:  # the wire format has vLLM extensions at the top level
             payload = {**{k: v for k, v in payload.items() if k != "extra_body"}, **extra}
-        url = base_url + "/chat/completions"
+        return await self.post_json(base_url, "/chat/completions", payload, timeout)
+
+    async def post_json(self, base_url: str, path: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """POST ``payload`` to ``base_url + path`` and return the JSON object it answers, or raise a ModelError."""
+        import aiohttp
+
+        session = self._get_session()
+        url = base_url + path
         try:
             async with session.post(url, data=_dumps(payload),
                                     timeout=self._timeout(timeout)) as resp:

@@ -1,8 +1,10 @@
 """ReasonGenRM's data pipeline: sample reasoning chains, score them with log-probabilities, export SFT and DPO.
 
 For each labelled pair, K chains come from the reasoning judge (its template, its parser: the reason is
-the text before the last ``[[A]]``/``[[B]]``). Each chain gets P(reason | user) and P(verdict | user, reason)
-from a scorer (in-process transformers here: :class:`TransformersChainScorer`). Rejection sampling keeps
+the text before the last ``[[A]]``/``[[B]]``), sampled in-process (:func:`sample_chains_local`) or from any
+served model (:func:`asample_chains`). Each chain gets P(reason | user) and P(verdict | user, reason) from a
+scorer: in-process transformers (:class:`TransformersChainScorer`) or a vLLM server's ``prompt_logprobs``
+(:class:`VLLMChainScorer`, with :func:`abuild_reasongenrm_data`). Rejection sampling keeps
 R* = argmax P(A|U,R) * P(R|U) among chains with the correct verdict (SFT data); DPO pairs take the chains
 with the best and worst R_score (:func:`~rm_gallery.training.rewards.reason_score`).
 
@@ -12,9 +14,11 @@ the verdict, which :data:`REASON_CHAT_TEMPLATE` renders (ChatML with a ``reason`
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,9 +63,43 @@ class ChainScorer(Protocol):
     def __call__(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]: ...
 
 
+class AsyncChainScorer(Protocol):
+    """The same, awaited: a scorer behind a server."""
+
+    async def ascore(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]: ...
+
+
+@lru_cache(maxsize=1)
+def _reason_template() -> Any:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment().from_string(REASON_CHAT_TEMPLATE)
+
+
+def render_reason_chat(messages: Sequence[dict[str, str]], *, generation_role: str | None = "reason") -> str:
+    """:data:`REASON_CHAT_TEMPLATE` rendered as text (what ``apply_chat_template`` gives with it), opening a
+    ``generation_role`` turn at the end unless it is None."""
+    kwargs: dict[str, Any] = {"generation_role": generation_role} if generation_role else {}
+    return _reason_template().render(messages=list(messages), add_generation_prompt=generation_role is not None,
+                                     **kwargs)
+
+
+def chain_segments(user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[tuple[str, str], ...]:
+    """The two (prefix, continuation) texts a chain is scored on: the reason after the user turn, and the
+    verdict after the user and reason turns."""
+    return ((render_reason_chat(user), reason + "<|im_end|>\n"),
+            (render_reason_chat([*user, {"role": "reason", "content": reason}], generation_role="assistant"),
+             verdict_text))
+
+
+def chain_probabilities(lp_reason: Sequence[float], lp_verdict: Sequence[float]) -> tuple[float, float]:
+    """(P(R|U), P(verdict|U,R)): the reason's per-token geometric mean (length-normalised, so long and short
+    reasons compare) and the product over the verdict's tokens."""
+    return math.exp(sum(lp_reason) / max(1, len(lp_reason))), math.exp(sum(lp_verdict))
+
+
 class TransformersChainScorer:
-    """In-process scorer: P(R|U) as the per-token geometric mean (length-normalised, so long and short
-    reasons compare), and P(verdict|U,R) as the product over the verdict's tokens."""
+    """In-process scorer (see :func:`chain_probabilities` for the two probabilities)."""
 
     def __init__(self, model_dir: str | Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,15 +120,24 @@ class TransformersChainScorer:
         return picked[len(pre) - 1:].tolist()
 
     def __call__(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]:
-        render = self.tokenizer.apply_chat_template
-        prefix = render(user, tokenize=False, add_generation_prompt=True, chat_template=REASON_CHAT_TEMPLATE)
-        lp_reason = self._logprobs(prefix, reason + "<|im_end|>\n")
-        with_reason = render([*user, {"role": "reason", "content": reason}], tokenize=False,
-                             add_generation_prompt=True, chat_template=REASON_CHAT_TEMPLATE,
-                             generation_role="assistant")
-        lp_verdict = self._logprobs(with_reason, verdict_text)
-        p_reason = math.exp(sum(lp_reason) / max(1, len(lp_reason)))
-        return p_reason, math.exp(sum(lp_verdict))
+        reason_part, verdict_part = chain_segments(user, reason, verdict_text)
+        return chain_probabilities(self._logprobs(*reason_part), self._logprobs(*verdict_part))
+
+
+class VLLMChainScorer:
+    """The same probabilities from a vLLM server's ``prompt_logprobs``: no local model, any size of judge.
+
+    ``scorer`` is a :class:`~rm_gallery.client.prompt_logprobs.PromptLogprobScorer` for the served model.
+    """
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+
+    async def ascore(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]:
+        reason_part, verdict_part = chain_segments(user, reason, verdict_text)
+        lp_reason, lp_verdict = await asyncio.gather(self.scorer.continuation_logprobs(*reason_part),
+                                                     self.scorer.continuation_logprobs(*verdict_part))
+        return chain_probabilities(lp_reason, lp_verdict)
 
 
 def score_chains(user: list[dict[str, str]], texts: Sequence[str], correct: str, scorer: ChainScorer, *,
@@ -102,6 +149,14 @@ def score_chains(user: list[dict[str, str]], texts: Sequence[str], correct: str,
         p_reason, p_verdict = scorer(user, reason, _BRACKET[correct])
         chains.append(Chain(reason, verdict, p_reason, p_verdict))
     return chains
+
+
+async def ascore_chains(user: list[dict[str, str]], texts: Sequence[str], correct: str, scorer: AsyncChainScorer,
+                        *, allow_tie: bool = True) -> list[Chain]:
+    """:func:`score_chains` with an awaited scorer; the K chains are scored concurrently."""
+    split = [split_chain(text, allow_tie=allow_tie) for text in texts]
+    probs = await asyncio.gather(*(scorer.ascore(user, reason, _BRACKET[correct]) for reason, _ in split))
+    return [Chain(reason, verdict, *p) for (reason, verdict), p in zip(split, probs, strict=True)]
 
 
 def best_correct_chain(chains: Sequence[Chain], correct: str) -> Chain | None:
@@ -138,26 +193,69 @@ def dpo_example(user: list[dict[str, str]], chains: Sequence[Chain], correct: st
     }
 
 
+def _labelled(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]]
+              ) -> Iterator[tuple[list[dict[str, str]], Sequence[str], str]]:
+    """(rendered user turn, sampled texts, correct verdict) for each sample with an A/B/tie label."""
+    if len(samples) != len(chains_by_sample):
+        raise ValueError("one list of sampled chains per sample is required")
+    for sample, texts in zip(samples, chains_by_sample, strict=True):
+        if sample.label is not None and sample.label.preferred is not None:
+            yield grader.render(sample), texts, sample.label.preferred
+
+
+def _collect(user: list[dict[str, str]], chains: Sequence[Chain], correct: str, sft: list[dict[str, Any]],
+             dpo: list[dict[str, Any]]) -> None:
+    best = best_correct_chain(chains, correct)
+    if best is not None:
+        sft.append(sft_example(user, best, correct))
+    pair = dpo_example(user, chains, correct)
+    if pair is not None:
+        dpo.append(pair)
+
+
 def build_reasongenrm_data(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]],
                            scorer: ChainScorer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(SFT rows, DPO rows) from K sampled answers per labelled sample (A or B preferred)."""
-    if len(samples) != len(chains_by_sample):
-        raise ValueError("one list of sampled chains per sample is required")
-    sft, dpo = [], []
+    sft: list[dict[str, Any]] = []
+    dpo: list[dict[str, Any]] = []
     allow_tie = getattr(grader, "allow_tie", True)
-    for sample, texts in zip(samples, chains_by_sample, strict=True):
-        if sample.label is None or sample.label.preferred is None:
-            continue
-        correct = sample.label.preferred
-        user = grader.render(sample)
-        chains = score_chains(user, texts, correct, scorer, allow_tie=allow_tie)
-        best = best_correct_chain(chains, correct)
-        if best is not None:
-            sft.append(sft_example(user, best, correct))
-        pair = dpo_example(user, chains, correct)
-        if pair is not None:
-            dpo.append(pair)
+    for user, texts, correct in _labelled(samples, grader, chains_by_sample):
+        _collect(user, score_chains(user, texts, correct, scorer, allow_tie=allow_tie), correct, sft, dpo)
     return sft, dpo
+
+
+async def abuild_reasongenrm_data(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]],
+                                  scorer: AsyncChainScorer, *, concurrency: int = 8
+                                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`build_reasongenrm_data` with a served scorer (:class:`VLLMChainScorer`); up to ``concurrency``
+    samples are scored at once, and the rows come out in sample order."""
+    sft: list[dict[str, Any]] = []
+    dpo: list[dict[str, Any]] = []
+    allow_tie = getattr(grader, "allow_tie", True)
+    items = list(_labelled(samples, grader, chains_by_sample))
+    for start in range(0, len(items), max(1, concurrency)):
+        batch = items[start:start + max(1, concurrency)]
+        scored = await asyncio.gather(*(ascore_chains(user, texts, correct, scorer, allow_tie=allow_tie)
+                                        for user, texts, correct in batch))
+        for (user, _, correct), chains in zip(batch, scored, strict=True):
+            _collect(user, chains, correct, sft, dpo)
+    return sft, dpo
+
+
+async def asample_chains(model: Any, prompts: Sequence[list[dict[str, str]]], k: int, *, max_tokens: int = 256,
+                         temperature: float = 1.0, seed: int | None = 0, concurrency: int = 16
+                         ) -> list[list[str]]:
+    """K sampled judge answers per prompt from a served model (one request with ``n=k`` per prompt)."""
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(index: int, prompt: list[dict[str, str]]) -> list[str]:
+        params: dict[str, Any] = {"n": k, "max_tokens": max_tokens, "temperature": temperature}
+        if seed is not None:
+            params["seed"] = seed + index
+        async with sem:
+            return (await model.complete(prompt, **params)).texts
+
+    return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
 
 
 def sample_chains_local(model_dir: str | Path, prompts: Sequence[list[dict[str, str]]], k: int, *,

@@ -7,9 +7,12 @@ import pytest
 from rm_gallery.graders import ReasoningJudgeGrader
 from rm_gallery.training.reasongenrm import (
     Chain,
+    abuild_reasongenrm_data,
     best_correct_chain,
     build_reasongenrm_data,
+    chain_probabilities,
     dpo_example,
+    render_reason_chat,
     split_chain,
 )
 from rm_gallery.types import Sample
@@ -56,6 +59,45 @@ def test_build_data_with_a_stub_scorer():
     assert dpo[0]["chosen"][0]["content"] == "short" and dpo[0]["rejected"][1]["content"] == "[[B]]"
 
 
+async def test_async_build_matches_the_sync_build():
+    samples = [Sample.from_record({"prompt": f"q{i}", "chosen": "x", "rejected": "y"}, default_id=f"s{i}")
+               for i in range(5)]
+    samples.append(Sample.from_record({"prompt": "unlabelled", "responses": ["x", "y"]}, default_id="u"))
+    grader = ReasoningJudgeGrader(None)
+    chains = [["short [[A]]", "long [[B]]", "none"]] * len(samples)
+    table = {"short": (0.5, 0.9), "long": (0.6, 0.3), "none": (0.2, 0.2)}
+
+    class Served:
+        async def ascore(self, user, reason, verdict_text):
+            return table[reason]
+
+    expected = build_reasongenrm_data(samples, grader, chains, lambda u, r, v: table[r])
+    assert len(expected[0]) == 5
+    assert await abuild_reasongenrm_data(samples, grader, chains, Served(), concurrency=2) == expected
+
+
+def test_chain_probabilities_normalise_the_reason_only():
+    p_reason, p_verdict = chain_probabilities([-1.0, -3.0], [-0.5, -0.25])
+    assert p_reason == pytest.approx(2.718281828 ** -2) and p_verdict == pytest.approx(2.718281828 ** -0.75)
+    assert chain_probabilities([], [])[0] == 1.0
+
+
+def test_continuation_logprobs_are_read_by_token_id():
+    from rm_gallery.client.completion import MalformedResponse
+    from rm_gallery.client.prompt_logprobs import continuation_logprobs_from, server_root
+
+    ids = [5, 9, 7, 7]
+    body = {"choices": [{"prompt_logprobs": [None, {"9": {"logprob": -0.1}, "3": {"logprob": -2.0}},
+                                             {"7": {"logprob": -1.5, "rank": 2}, "1": {"logprob": -0.2}},
+                                             {"7": {"logprob": -0.7}}]}]}
+    assert continuation_logprobs_from(body, ids, 2) == [-1.5, -0.7]   # the prompt's own token, not the top one
+    for bad in ({"choices": [{}]}, {"choices": [{"prompt_logprobs": [None]}]},
+                {"choices": [{"prompt_logprobs": [None, {"9": {}}, {"7": {"logprob": 0}}, {"8": {"logprob": 0}}]}]}):
+        with pytest.raises(MalformedResponse):
+            continuation_logprobs_from(bad, ids, 1)
+    assert server_root("http://h:1/v1/") == "http://h:1" and server_root("http://h:1") == "http://h:1"
+
+
 @pytest.mark.slow
 def test_local_scorer_and_reason_chat_template(tiny_model_dir):
     from rm_gallery.training.reasongenrm import REASON_CHAT_TEMPLATE, TransformersChainScorer, sample_chains_local
@@ -66,6 +108,9 @@ def test_local_scorer_and_reason_chat_template(tiny_model_dir):
         [*USER, {"role": "reason", "content": "because"}], tokenize=False, add_generation_prompt=True,
         chat_template=REASON_CHAT_TEMPLATE, generation_role="assistant")
     assert text.endswith("<|im_start|>reason\nbecause<|im_end|>\n<|im_start|>assistant\n")
+    assert text == render_reason_chat([*USER, {"role": "reason", "content": "because"}], generation_role="assistant")
+    assert render_reason_chat(USER) == scorer.tokenizer.apply_chat_template(
+        USER, tokenize=False, add_generation_prompt=True, chat_template=REASON_CHAT_TEMPLATE)
     p_reason, p_verdict = scorer(USER, "because it is", "[[A]]")
     assert 0.0 < p_reason < 1.0 and 0.0 < p_verdict < 1.0
     chains = sample_chains_local(model, [USER], k=3, max_new_tokens=4)
