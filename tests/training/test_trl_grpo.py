@@ -78,3 +78,42 @@ def test_sft_teaches_the_verdict_format(tiny, rows, tmp_path):
                        learning_rate=3e-3)
     report, texts = evaluate(result.output_dir, rows[:4], grader)
     assert report.format_ok == 1.0, texts                  # every answer now parses with the grader's parser
+
+
+@pytest.mark.slow
+def test_par_reward_in_a_real_grpo_trainer_sees_both_halves_of_every_pair(tiny, tmp_path):
+    """PaTaRM's PAR through TRL: rows from par_rows in PairPreservingSampler order, unshuffled, so every
+    generation batch holds a pair's chosen and rejected prompts and each completion gets a paired reward."""
+    from rm_gallery.training.par import PairPreservingSampler, PARReward, par_rows
+    from rm_gallery.training.synthetic import synthetic_samples
+    from rm_gallery.training.trainers import train_grpo
+    from rm_gallery.training.verl_rewards import training_grader
+
+    grader = training_grader("rubric")
+    rows = par_rows(synthetic_samples(4, task="refusal", seed=9), grader)
+    order = PairPreservingSampler([r["pair_id"] for r in rows], [r["role"] for r in rows], seed=1).order()
+    rows = [rows[i] for i in order]
+    batches: list[list[tuple[str, str]]] = []
+    paired: list[float] = []
+
+    class Spy(PARReward):
+        def __call__(self, prompts=None, completions=(), **kwargs):
+            batches.append(list(zip(kwargs["pair_id"], kwargs["role"], strict=True)))
+            rewards = super().__call__(prompts, completions, **kwargs)
+            from rm_gallery.training.par import par_batch
+
+            texts = [c[0]["content"] for c in completions]
+            paired.extend(r["paired"] for r in par_batch(texts, kwargs["pair_id"], kwargs["role"], grader))
+            return rewards
+
+    def variety(prompts, completions, **kwargs):
+        return [float(len(c[0]["content"]) % 3) for c in completions]
+
+    reward = Spy(grader, mode="graded")
+    train_grpo(tiny, rows, tmp_path / "par", [reward, variety], max_steps=2, num_generations=2, batch_size=4,
+               learning_rate=1e-3, max_completion_length=6, shuffle=False, logging_steps=1)
+    assert len(batches) == 2
+    for batch in batches:      # 4 completions = 2 prompts x 2 generations = one pair, both halves
+        assert len({pid for pid, _ in batch}) == 1 and sorted({role for _, role in batch}) == ["chosen", "rejected"]
+    assert [b[0][0] for b in batches] == [rows[0]["pair_id"], rows[2]["pair_id"]]   # the sampler's order, kept
+    assert paired and all(p == 1.0 for p in paired)
