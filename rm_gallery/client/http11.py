@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rm_gallery.client.errors import ModelAPIError, ModelTimeoutError
-from rm_gallery.client.transport import _dumps, _loads, parse_retry_after, status_error
+from rm_gallery.client.transport import _dumps, json_object, parse_retry_after, status_error
 
 MAX_HEAD = 64 * 1024
 USER_AGENT = "rm-gallery/0.2"
@@ -288,15 +288,7 @@ class HTTP11Transport:
                                      base_url)
         if resp.status >= 400:
             raise status_error(resp.status, resp.body, parse_retry_after(resp.headers.get("retry-after")), base_url)
-        try:
-            data = _loads(resp.body)
-        except ValueError:
-            snippet = resp.body[:80].decode("utf-8", "replace")
-            raise ModelAPIError(f"{base_url} returned a body that is not JSON: {snippet!r}", retryable=True,
-                                endpoint=base_url) from None
-        if not isinstance(data, dict):
-            raise ModelAPIError(f"{base_url} returned JSON that is not an object", retryable=True, endpoint=base_url)
-        return data
+        return json_object(resp.body, base_url)
 
     async def get(self, base_url: str, path: str, timeout: float) -> int:
         ep = self._endpoint(base_url)

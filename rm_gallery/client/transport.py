@@ -71,6 +71,19 @@ def status_error(status: int, body: bytes | str, retry_after: float | None, endp
                          retryable=status in RETRYABLE_STATUS, retry_after=retry_after, endpoint=endpoint)
 
 
+def json_object(body: bytes, base_url: str) -> dict[str, Any]:
+    """The JSON object of a 2xx response body, or a retryable ModelAPIError saying what came instead."""
+    try:
+        data = _loads(body)
+    except ValueError:
+        snippet = body[:80].decode("utf-8", "replace")
+        raise ModelAPIError(f"{base_url} returned a body that is not JSON: {snippet!r}", retryable=True,
+                            endpoint=base_url) from None
+    if not isinstance(data, dict):
+        raise ModelAPIError(f"{base_url} returned JSON that is not an object", retryable=True, endpoint=base_url)
+    return data
+
+
 class Transport(Protocol):
     async def chat(self, base_url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]: ...
 
@@ -135,16 +148,7 @@ class AiohttpTransport:
         except aiohttp.ClientError as e:
             raise ModelAPIError(f"connection to {base_url} failed: {type(e).__name__}: {e}", retryable=True,
                                 endpoint=base_url) from None
-        try:
-            data = _loads(body)
-        except ValueError:
-            snippet = body[:80].decode("utf-8", "replace")
-            raise ModelAPIError(f"{base_url} returned a body that is not JSON: {snippet!r}", retryable=True,
-                                endpoint=base_url) from None
-        if not isinstance(data, dict):
-            raise ModelAPIError(f"{base_url} returned JSON that is not an object", retryable=True,
-                                endpoint=base_url)
-        return data
+        return json_object(body, base_url)
 
     async def get(self, base_url: str, path: str, timeout: float) -> int:
         import aiohttp
@@ -218,14 +222,7 @@ class OpenAITransport:
                                parse_retry_after(e.response.headers.get("retry-after")), base_url) from None
         except openai.APIConnectionError as e:
             raise ModelAPIError(f"connection to {base_url} failed: {e}", retryable=True, endpoint=base_url) from None
-        try:
-            data = _loads(raw.content)
-        except ValueError:
-            raise ModelAPIError(f"{base_url} returned a body that is not JSON", retryable=True,
-                                endpoint=base_url) from None
-        if not isinstance(data, dict):
-            raise ModelAPIError(f"{base_url} returned JSON that is not an object", retryable=True, endpoint=base_url)
-        return data
+        return json_object(raw.content, base_url)
 
     async def get(self, base_url: str, path: str, timeout: float) -> int:
         import openai
