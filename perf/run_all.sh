@@ -13,7 +13,7 @@ PY=${RM_GALLERY_VENV:-.venv}/bin/python
 [ -x "$PY" ] || { echo "no $PY: run scripts/test.sh (or create .venv and pip install -e '.[dev,local]') first" >&2; exit 1; }
 [ -x .venv-vllm/bin/python ] || bash scripts/setup_vllm_env.sh >/dev/null
 
-scripts=(engine_throughput warm_cache scale_out compare_openjudge token_economy)
+scripts=(engine_throughput transports warm_cache scale_out compare_openjudge token_economy)
 for extra in fuzz_parsers load_test; do
     [ -f "perf/$extra.py" ] && scripts+=("$extra")
 done
