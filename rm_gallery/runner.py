@@ -32,6 +32,7 @@ from rm_gallery.prompts import TemplateError
 from rm_gallery.records import RecordError
 from rm_gallery.results_io import ResultsFileError, ResultsWriter, ResumeIndex, scan_results
 from rm_gallery.run_results import RunResults, RunSummary, SampleResult
+from rm_gallery.sync import run_sync
 from rm_gallery.types import GraderError, Result, Sample
 
 DEFAULT_CACHE = Path("~/.cache/rm_gallery/responses.sqlite")
@@ -166,12 +167,7 @@ class GradingRunner:
 
     def run(self, samples: Iterable[Any]) -> RunResults:
         """Synchronous convenience for scripts; inside a running event loop use ``await runner.arun(...)``."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.arun(samples))
-        raise RuntimeError("GradingRunner.run() was called inside a running event loop (e.g. Jupyter or an "
-                           "async app); use `await runner.arun(samples)` there instead")
+        return run_sync(self.arun(samples), what="GradingRunner.run()", instead="await runner.arun(samples)")
 
     async def astream(self, samples: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[SampleResult]:
         """Yield one :class:`SampleResult` per sample, in input order, as soon as it and its predecessors finish.

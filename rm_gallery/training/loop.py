@@ -14,7 +14,6 @@ Stages (each a function, all driven by :func:`run_loop`):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -224,12 +223,14 @@ def serve_and_grade(checkpoint: Path, held_path: Path, grader_name: str, *, pyth
                     work_dir: Path | None = None) -> dict[str, Any]:
     """Serve ``checkpoint`` with vLLM, register it as ``grader_name`` and grade the held-out set."""
     from rm_gallery.local.vllm_server import VLLMServer
+    from rm_gallery.sync import run_sync
 
     out = (work_dir or checkpoint.parent) / f"held_out.{grader_name}.jsonl"
     out.unlink(missing_ok=True)
     with VLLMServer(checkpoint, python=python, served_model_name=grader_name, dtype="float32",
                     max_model_len=1024) as server:
         register_served_grader(grader_name, server.model_name, server.base_url)
-        graded = asyncio.run(grade_held_out(grader_name, held_path, out))
+        graded = run_sync(grade_held_out(grader_name, held_path, out), what="serve_and_grade()",
+                          instead="await grade_held_out(...) inside `with VLLMServer(...)`")
     graded["startup_seconds"] = server.startup_seconds
     return graded
