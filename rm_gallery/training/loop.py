@@ -177,6 +177,10 @@ def run_loop(cfg: LoopConfig) -> LoopResult:
         _log(f"served: {json.dumps({k: v for k, v in result.served.items() if k != 'results'})}")
     result.seconds["total"] = time.perf_counter() - started
     (cfg.out / "loop_result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    from rm_gallery.training.report import plot_loop
+
+    if plot_loop(result.accuracy, result.grpo_reward_curve, cfg.out / "loop.png"):
+        _log(f"plot: {cfg.out / 'loop.png'}")
     return result
 
 

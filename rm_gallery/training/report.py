@@ -58,3 +58,39 @@ def validation_report(grader: Any, completions: Sequence[str], preferred: Sequen
     return ValidationReport(n=n, mean_reward=mean(rewards), accuracy=mean(correct), format_ok=mean(fmt),
                             predictions=dict(predictions),
                             accuracy_by_strength={k: mean(v) for k, v in by_strength.items()})
+
+
+def plot_loop(accuracy: dict[str, float], reward_curve: Sequence[tuple[int, float]], path: Any) -> bool:
+    """PNG of a train loop: held-out accuracy per stage and GRPO's mean reward by step.
+
+    Returns False (and draws nothing) when matplotlib is not installed: the figures are in the JSON too.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 2]})
+    stages = list(accuracy)
+    bars = left.bar(stages, [100 * accuracy[s] for s in stages], color=["#999999", "#A1B6D8", "#4C72B0"][:len(stages)])
+    for bar, stage in zip(bars, stages, strict=True):
+        left.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 2, f"{100 * accuracy[stage]:.0f}%",
+                  ha="center")
+    left.set_ylim(0, 110)
+    left.set_ylabel("held-out accuracy (%)")
+    left.set_title("judge accuracy by stage")
+    if reward_curve:
+        steps, rewards = zip(*reward_curve, strict=True)
+        right.plot(steps, rewards, marker="o", color="#4C72B0")
+    right.axhline(0.5, color="#999999", linestyle="--", linewidth=1, label="chance")
+    right.set_ylim(0, 1.05)
+    right.set_xlabel("GRPO step")
+    right.set_ylabel("mean pairwise reward")
+    right.set_title("GRPO reward (logged every few steps)")
+    right.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

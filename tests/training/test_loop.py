@@ -146,6 +146,7 @@ def test_the_whole_loop_runs_at_ci_size(tiny_model_dir, tmp_path):
     assert (tmp_path / "checkpoint" / "model.safetensors").is_file() and result.served is None
     saved = json.loads((tmp_path / "loop_result.json").read_text())
     assert saved["accuracy"] == result.accuracy and saved["config"]["sft_verdicts"] == "format"
+    assert (tmp_path / "loop.png").read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.integration
