@@ -26,24 +26,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def stub_process(latency: float = 0.0) -> Iterator[str]:
-    """A stub server in a separate process (so it does not share the measured process's CPU)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rm_gallery.testing.stub_server", "--port", str(port),
-                             "--latency", str(latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("stub server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """A stub server in a separate process (so it does not share the measured process's CPU); yields its URL."""
+    from rm_gallery.testing.stub_server import StubProcess
+
+    with StubProcess("--latency", str(latency)) as stub:
+        yield stub.base_url
 
 
 class CpuWall:
