@@ -115,6 +115,15 @@ class TrainResult:
 
 
 
+def _checkpointing(config_cls: Any, enabled: bool) -> dict[str, bool]:
+    """Activation checkpointing under the name this transformers accepts (``gradient_checkpointing`` is the
+    deprecated alias from 5.x on; setting the new name also keeps TRL's default of True from warning)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
+
+
 def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResult:
     """Train, time it, and save model + tokenizer to ``out`` (shared by the SFT and GRPO stages)."""
     started = time.perf_counter()
@@ -123,6 +132,7 @@ def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResu
     trainer.save_model(str(out))
     _save_tokenizer(model_dir, out, trainer)
     return TrainResult(out, seconds, int(state.global_step), list(trainer.state.log_history))
+
 
 def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
               epochs: float = 1.0, batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0,
@@ -136,7 +146,7 @@ def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_d
                      num_train_epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                      lr_scheduler_type="cosine", warmup_steps=10, seed=seed, logging_steps=10,
                      save_strategy="no", report_to=[], completion_only_loss=True, disable_tqdm=True,
-                     dataloader_num_workers=0)
+                     dataloader_num_workers=0, **_checkpointing(SFTConfig, False))
     trainer = SFTTrainer(model=str(model_dir), args=args, train_dataset=_dataset(rows))
     return _train_and_save(trainer, model_dir, out)
 
@@ -180,7 +190,7 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                       max_steps=max_steps, learning_rate=learning_rate, temperature=temperature, beta=beta,
                       seed=seed, shuffle_dataset=shuffle, logging_steps=logging_steps, save_strategy="no",
                       report_to=[], disable_tqdm=True, dataloader_num_workers=0,
-                      gradient_checkpointing=gradient_checkpointing, **config)
+                      **_checkpointing(GRPOConfig, gradient_checkpointing), **config)
     trainer = GRPOTrainer(model=str(model_dir), reward_funcs=list(reward_funcs), args=args,
                           train_dataset=_dataset(rows))
     return _train_and_save(trainer, model_dir, out)

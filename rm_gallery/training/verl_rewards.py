@@ -72,6 +72,7 @@ def score_completion(solution_str: Any, ground_truth: Any, extra_info: Mapping[s
     score = 0.0 if preferred is None else pairwise_reward(predicted, preferred, strength, weighted=weighted)
     return judgment, preferred, strength, score
 
+
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
                   *, grader: str = "pairwise", weighted: bool = False, **kwargs: Any) -> dict[str, Any]:
     """verl's per-sample reward: ``score`` = pairwise reward of the parsed verdict against the label.
