@@ -149,12 +149,15 @@ def _iter_json(path: Path) -> Iterator[tuple[int, Any]]:
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(path, None, "reading parquet needs pyarrow: pip install 'rm_gallery[bench]'") from None
+    # pyarrow's own errors derive from ArrowException, some also from OSError/ValueError; the rest are I/O
+    unreadable = (pa.ArrowException, OSError, ValueError)
     try:
         pf = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises several unrelated types for a bad file
+    except unreadable as e:
         raise DataError(path, None, f"is not a readable parquet file ({_one_line(e)})") from None
     row = 0
     batches = pf.iter_batches(batch_size=1024)
@@ -162,7 +165,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
         try:
             batch = next(batches, None)
             recs = batch.to_pylist() if batch is not None else []
-        except Exception as e:  # a damaged page: name the first row that could not be read
+        except unreadable as e:  # a damaged page: name the first row that could not be read
             raise DataError(path, row + 1, f"cannot be read from the parquet file ({_one_line(e)})") from None
         if batch is None:
             return
