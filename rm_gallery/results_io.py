@@ -157,6 +157,14 @@ class ResultsWriter:
             self._fd = None
 
 
+def _key(line: bytes) -> tuple[int, str]:
+    """(index, grader) of a result line, decoding only the short head that :class:`ResultsWriter` puts before
+    ``"result"`` (a quote inside a JSON string is escaped, so the marker cannot occur earlier); whole line otherwise."""
+    cut = line.find(b',"result":')
+    rec = _loads(line[:cut] + b"}") if cut > 0 else _loads(line)
+    return int(rec["index"]), str(rec["grader"])
+
+
 def read_results(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the records of a results file (``result`` parsed into a typed Result), in file order.
 
@@ -167,8 +175,7 @@ def read_results(path: str | Path) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as f:
         for lineno, line in enumerate(f):
             if line.strip():
-                rec = _loads(line)
-                latest[(int(rec["index"]), str(rec["grader"]))] = lineno
+                latest[_key(line)] = lineno
         f.seek(0)
         for lineno, line in enumerate(f):
             if line.strip():

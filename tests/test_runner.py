@@ -288,3 +288,20 @@ def test_memory_does_not_grow_with_the_number_of_samples(tmp_path):
     lines = sum(1 for _ in open(tmp_path / "r.jsonl"))
     assert lines == 100_000
     json.loads(open(tmp_path / "r.jsonl").readline())
+
+
+def test_read_results_keys_survive_hostile_sample_ids(tmp_path):
+    """read_results finds each line's key from its head; an id that spells the marker must not fool it."""
+    from rm_gallery.results_io import ResultsWriter
+
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter(out, append=False)
+    hostile = 'x,"result":{"kind": "score"}'
+    writer.write(0, hostile, "pref", GraderError(kind="api_error", message="down"))
+    writer.write(1, "plain", "pref", Score(value=1.0, scale=(0, 1)))
+    writer.write(0, hostile, "pref", Score(value=0.5, scale=(0, 1)))      # supersedes the first line
+    writer.close()
+    recs = list(read_results(out))
+    assert [(r["index"], r["sample_id"], r["result"].kind) for r in recs] == [(1, "plain", "score"),
+                                                                               (0, hostile, "score")]
+    assert recs[1]["result"].value == 0.5
