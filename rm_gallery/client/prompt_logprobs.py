@@ -12,11 +12,15 @@ vLLM-specific (``/tokenize`` and ``prompt_logprobs`` are vLLM extensions of the 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rm_gallery.client.completion import MalformedResponse
 from rm_gallery.client.transport import AiohttpTransport
+
+#: Tokenized texts a scorer keeps (prefixes repeat across the chains of one sample).
+TOKENIZE_CACHE = 256
 
 
 def server_root(base_url: str) -> str:
@@ -67,6 +71,8 @@ class PromptLogprobScorer:
         self._transport = AiohttpTransport(api_key)
         self._max_in_flight = max_in_flight
         self._sem: asyncio.Semaphore | None = None
+        # The K chains of a sample share their user prefix: keep recent tokenizations (bounded, oldest out).
+        self._tokens: OrderedDict[str, list[int]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"PromptLogprobScorer(model={self.model!r}, base_url={self.base_url!r})"
@@ -79,11 +85,18 @@ class PromptLogprobScorer:
 
     async def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` as the server's tokenizer splits it, without special tokens."""
+        cached = self._tokens.get(text)
+        if cached is not None:
+            self._tokens.move_to_end(text)
+            return cached
         body = await self._post(server_root(self.base_url), "/tokenize",
                                 {"model": self.model, "prompt": text, "add_special_tokens": False})
         tokens = body.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
             raise MalformedResponse(f"{server_root(self.base_url)}/tokenize returned no token list")
+        self._tokens[text] = tokens
+        if len(self._tokens) > TOKENIZE_CACHE:
+            self._tokens.popitem(last=False)
         return tokens
 
     async def continuation_logprobs(self, prefix: str, continuation: str) -> list[float]:
