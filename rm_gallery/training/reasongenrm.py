@@ -2,11 +2,27 @@
 
 For each labelled pair, K chains come from the reasoning judge (its template, its parser: the reason is
 the text before the last ``[[A]]``/``[[B]]``), sampled in-process (:func:`sample_chains_local`) or from any
-served model (:func:`asample_chains`). Each chain gets P(reason | user) and P(verdict | user, reason) from a
-scorer: in-process transformers (:class:`TransformersChainScorer`) or a vLLM server's ``prompt_logprobs``
-(:class:`VLLMChainScorer`, with :func:`abuild_reasongenrm_data`). Rejection sampling keeps
-R* = argmax P(A|U,R) * P(R|U) among chains with the correct verdict (SFT data); DPO pairs take the chains
-with the best and worst R_score (:func:`~rm_gallery.training.rewards.reason_score`).
+served model (:func:`asample_chains`). Each chain gets P(R|U) = P(reason | user) and P(A|U,R) = P(correct
+verdict | user, reason) from a scorer: in-process transformers (:class:`TransformersChainScorer`) or a vLLM
+server's ``prompt_logprobs`` (:class:`VLLMChainScorer`, with :func:`abuild_reasongenrm_data`).
+
+The seed's selection, per labelled sample, over the chains' *own* verdicts (a chain's verdict is never
+rewritten):
+
+* SFT (rejection sampling): R* = argmax P(A|U,R) * P(R|U) among chains whose verdict is correct.
+* DPO chosen, "correct and fluent": the max R_score among chains whose verdict is correct, with R_score =
+  (2P(A|U,R) - 1) * P(R|U) if P(A|U,R) >= P(R|U), else -P(R|U)
+  (:func:`~rm_gallery.training.rewards.reason_score`).
+* DPO rejected, "incorrect and fluent": among chains whose verdict is wrong,
+  R_worst = argmin -(1 - P(A|U,R)) * P(R|U).
+
+A sample with no correct chain gives neither row; one with no incorrect chain gives no DPO pair; both are
+counted in :class:`ReasonGenRMData`. A chain with no readable verdict is neither correct nor incorrect.
+
+P(R|U) is the seed's joint probability of the reason (the product over its tokens) unless a scorer is built
+with ``reason_probability="per_token"`` (an option, not the seed's: the per-token geometric mean, which
+does not penalise long reasons). Scores travel as log-probabilities and the selections compare them in log
+space, so a long reason whose joint probability underflows a float is still ranked exactly.
 
 Exports keep ReasonGenRM's User + Reason + Assistant structure: a ``reason`` turn between the user turn and
 the verdict, which :data:`REASON_CHAT_TEMPLATE` renders (ChatML with a ``reason`` role).
@@ -17,10 +33,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rm_gallery.graders.reasoning import parse_bracket_verdict, reasoning_before_verdict
 from rm_gallery.training.rewards import reason_score
@@ -37,18 +53,58 @@ REASON_CHAT_TEMPLATE = (
 )
 _BRACKET = {"A": "[[A]]", "B": "[[B]]", "tie": "[[C]]"}
 
+#: How P(R|U) is computed from the reason's token log-probabilities: ``joint`` (the seed's) or ``per_token``.
+ReasonProbability = Literal["joint", "per_token"]
+
 
 @dataclass(frozen=True)
 class Chain:
-    """One sampled reasoning chain: its reason, the verdict it reached, and its probabilities."""
+    """One sampled reasoning chain: its reason, the verdict it reached itself, and its log-probabilities.
+
+    ``logp_reason`` is log P(R|U); ``logp_verdict`` is log P(A|U,R), A being the *correct* verdict (whatever
+    this chain concluded). ``verdict`` is None when the chain has no readable final verdict.
+    """
 
     reason: str
     verdict: str | None
-    p_reason: float = 0.0
-    p_verdict: float = 0.0  # P(correct verdict | user, reason)
+    logp_reason: float = 0.0
+    logp_verdict: float = 0.0
+
+    @property
+    def p_reason(self) -> float:
+        return math.exp(self.logp_reason)
+
+    @property
+    def p_verdict(self) -> float:
+        return math.exp(self.logp_verdict)
 
     def r_score(self) -> float:
+        """ReasonGenRM's R_score as a float (0.0 when P(R|U) underflows; rankings use :func:`r_score_key`)."""
         return reason_score(self.p_verdict, self.p_reason)
+
+
+def r_score_key(chain: Chain) -> tuple[int, float]:
+    """A sort key that orders chains exactly as R_score does, computed in log space: (sign, signed log size)."""
+    lv, lr = chain.logp_verdict, chain.logp_reason
+    if lr == -math.inf:
+        return 0, 0.0
+    if lv < lr:                                         # P(A|U,R) < P(R|U): R_score = -P(R|U)
+        return -1, -lr
+    gain = 2.0 * math.exp(lv) - 1.0                     # R_score = (2 P(A|U,R) - 1) * P(R|U)
+    if gain == 0.0:
+        return 0, 0.0
+    return (1, math.log(gain) + lr) if gain > 0 else (-1, -(math.log(-gain) + lr))
+
+
+def r_star_key(chain: Chain) -> float:
+    """log(P(A|U,R) * P(R|U)): rejection sampling keeps the correct chain that maximises it."""
+    return chain.logp_verdict + chain.logp_reason
+
+
+def r_worst_key(chain: Chain) -> float:
+    """log((1 - P(A|U,R)) * P(R|U)): the seed's R_worst = argmin -(1 - P(A|U,R)) * P(R|U) maximises it."""
+    lv = chain.logp_verdict
+    return (math.log(-math.expm1(lv)) if lv < 0 else -math.inf) + chain.logp_reason
 
 
 def split_chain(text: str, *, allow_tie: bool = True) -> tuple[str, str | None]:
@@ -58,7 +114,7 @@ def split_chain(text: str, *, allow_tie: bool = True) -> tuple[str, str | None]:
 
 
 class ChainScorer(Protocol):
-    """Gives P(reason | user) and P(verdict text | user, reason) for one chain."""
+    """Gives (log P(reason | user), log P(verdict text | user, reason)) for one chain."""
 
     def __call__(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]: ...
 
@@ -92,18 +148,31 @@ def chain_segments(user: list[dict[str, str]], reason: str, verdict_text: str) -
              verdict_text))
 
 
-def chain_probabilities(lp_reason: Sequence[float], lp_verdict: Sequence[float]) -> tuple[float, float]:
-    """(P(R|U), P(verdict|U,R)): the reason's per-token geometric mean (length-normalised, so long and short
-    reasons compare) and the product over the verdict's tokens."""
-    return math.exp(sum(lp_reason) / max(1, len(lp_reason))), math.exp(sum(lp_verdict))
+def chain_logprobs(lp_reason: Sequence[float], lp_verdict: Sequence[float], *,
+                   reason_probability: ReasonProbability = "joint") -> tuple[float, float]:
+    """(log P(R|U), log P(verdict|U,R)) from the tokens' log-probabilities.
+
+    P(R|U) is the seed's joint probability (the sum of the reason's token log-probabilities), or with
+    ``reason_probability="per_token"`` (an option, not the seed's) their mean: the log of the per-token
+    geometric mean, which compares long and short reasons. P(verdict|U,R) is the joint probability of the
+    verdict's tokens either way.
+    """
+    if reason_probability not in ("joint", "per_token"):
+        raise ValueError(f"reason_probability must be 'joint' or 'per_token', got {reason_probability!r}")
+    logp_reason = math.fsum(lp_reason)
+    if reason_probability == "per_token":
+        logp_reason /= max(1, len(lp_reason))
+    return logp_reason, math.fsum(lp_verdict)
 
 
 class TransformersChainScorer:
-    """In-process scorer (see :func:`chain_probabilities` for the two probabilities)."""
+    """In-process scorer (see :func:`chain_logprobs` for the two log-probabilities)."""
 
-    def __init__(self, model_dir: str | Path) -> None:
+    def __init__(self, model_dir: str | Path, *, reason_probability: ReasonProbability = "joint") -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        chain_logprobs((), (), reason_probability=reason_probability)  # validates the option
+        self.reason_probability = reason_probability
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
 
@@ -121,23 +190,26 @@ class TransformersChainScorer:
 
     def __call__(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]:
         reason_part, verdict_part = chain_segments(user, reason, verdict_text)
-        return chain_probabilities(self._logprobs(*reason_part), self._logprobs(*verdict_part))
+        return chain_logprobs(self._logprobs(*reason_part), self._logprobs(*verdict_part),
+                              reason_probability=self.reason_probability)
 
 
 class VLLMChainScorer:
-    """The same probabilities from a vLLM server's ``prompt_logprobs``: no local model, any size of judge.
+    """The same log-probabilities from a vLLM server's ``prompt_logprobs``: no local model, any size of judge.
 
     ``scorer`` is a :class:`~rm_gallery.client.prompt_logprobs.PromptLogprobScorer` for the served model.
     """
 
-    def __init__(self, scorer: Any) -> None:
+    def __init__(self, scorer: Any, *, reason_probability: ReasonProbability = "joint") -> None:
+        chain_logprobs((), (), reason_probability=reason_probability)  # validates the option
         self.scorer = scorer
+        self.reason_probability = reason_probability
 
     async def ascore(self, user: list[dict[str, str]], reason: str, verdict_text: str) -> tuple[float, float]:
         reason_part, verdict_part = chain_segments(user, reason, verdict_text)
         lp_reason, lp_verdict = await asyncio.gather(self.scorer.continuation_logprobs(*reason_part),
                                                      self.scorer.continuation_logprobs(*verdict_part))
-        return chain_probabilities(lp_reason, lp_verdict)
+        return chain_logprobs(lp_reason, lp_verdict, reason_probability=self.reason_probability)
 
 
 def score_chains(user: list[dict[str, str]], texts: Sequence[str], correct: str, scorer: ChainScorer, *,
@@ -146,8 +218,7 @@ def score_chains(user: list[dict[str, str]], texts: Sequence[str], correct: str,
     chains = []
     for text in texts:
         reason, verdict = split_chain(text, allow_tie=allow_tie)
-        p_reason, p_verdict = scorer(user, reason, _BRACKET[correct])
-        chains.append(Chain(reason, verdict, p_reason, p_verdict))
+        chains.append(Chain(reason, verdict, *scorer(user, reason, _BRACKET[correct])))
     return chains
 
 
@@ -160,37 +231,83 @@ async def ascore_chains(user: list[dict[str, str]], texts: Sequence[str], correc
 
 
 def best_correct_chain(chains: Sequence[Chain], correct: str) -> Chain | None:
-    """Rejection sampling: among chains whose verdict is correct, the argmax of P(A|U,R) * P(R|U)."""
+    """Rejection sampling: among chains whose verdict is correct, R* = argmax P(A|U,R) * P(R|U)."""
     kept = [c for c in chains if c.verdict == correct]
-    return max(kept, key=lambda c: c.p_verdict * c.p_reason) if kept else None
+    return max(kept, key=r_star_key) if kept else None
 
 
-def sft_example(user: list[dict[str, str]], chain: Chain, correct: str) -> dict[str, Any]:
-    """An SFT row in User + Reason + Assistant form."""
+def dpo_chains(chains: Sequence[Chain], correct: str) -> tuple[Chain, Chain] | None:
+    """(chosen, rejected) as the seed selects them, or None when either side has no chain.
+
+    chosen = "correct and fluent": the max R_score among chains whose own verdict is correct;
+    rejected = "incorrect and fluent": among chains whose own verdict is wrong,
+    R_worst = argmin -(1 - P(A|U,R)) * P(R|U).
+    """
+    right = [c for c in chains if c.verdict == correct]
+    wrong = [c for c in chains if c.verdict is not None and c.verdict != correct]
+    if not right or not wrong:
+        return None
+    return max(right, key=r_score_key), max(wrong, key=r_worst_key)
+
+
+def sft_example(user: list[dict[str, str]], chain: Chain) -> dict[str, Any]:
+    """An SFT row in User + Reason + Assistant form; the assistant turn is the chain's own verdict."""
     return {"messages": [*user, {"role": "reason", "content": chain.reason},
-                         {"role": "assistant", "content": _BRACKET[correct]}]}
+                         {"role": "assistant", "content": _BRACKET[_own_verdict(chain)]}]}
 
 
 def dpo_example(user: list[dict[str, str]], chains: Sequence[Chain], correct: str) -> dict[str, Any] | None:
-    """TRL's conversational DPO row from R_best / R_worst by R_score; None when they coincide.
-
-    ``chosen`` is the best reason with the correct verdict, ``rejected`` the worst reason with the verdict
-    it reached (its own, possibly wrong, answer; the correct one if it reached none).
-    """
-    if len(chains) < 2:
+    """TRL's conversational DPO row from :func:`dpo_chains`, each side with its own verdict; None if skipped."""
+    picked = dpo_chains(chains, correct)
+    if picked is None:
         return None
-    ranked = sorted(chains, key=lambda c: c.r_score())
-    worst, best = ranked[0], ranked[-1]
-    if best.r_score() == worst.r_score():
-        return None
+    chosen, rejected = picked
     return {
         "prompt": list(user),
-        "chosen": [{"role": "reason", "content": best.reason}, {"role": "assistant", "content": _BRACKET[correct]}],
-        "rejected": [{"role": "reason", "content": worst.reason},
-                     {"role": "assistant", "content": _BRACKET[worst.verdict or correct]}],
-        "chosen_r_score": best.r_score(),
-        "rejected_r_score": worst.r_score(),
+        "chosen": [{"role": "reason", "content": chosen.reason},
+                   {"role": "assistant", "content": _BRACKET[_own_verdict(chosen)]}],
+        "rejected": [{"role": "reason", "content": rejected.reason},
+                     {"role": "assistant", "content": _BRACKET[_own_verdict(rejected)]}],
+        "chosen_r_score": chosen.r_score(),
+        "rejected_r_score": rejected.r_score(),
     }
+
+
+def _own_verdict(chain: Chain) -> str:
+    if chain.verdict is None:
+        raise ValueError("a chain without a verdict cannot be exported (its verdict is never made up)")
+    return chain.verdict
+
+
+@dataclass
+class ReasonGenRMData:
+    """The exported rows, and how many labelled samples gave none (and why)."""
+
+    sft: list[dict[str, Any]] = field(default_factory=list)
+    dpo: list[dict[str, Any]] = field(default_factory=list)
+    #: Labelled samples seen.
+    samples: int = 0
+    #: Samples where no chain reached the correct verdict: no SFT row and no DPO pair.
+    no_correct_chain: int = 0
+    #: Samples with a correct chain but no chain that reached a wrong verdict: no DPO pair.
+    no_incorrect_chain: int = 0
+
+    @property
+    def dpo_skipped(self) -> int:
+        return self.no_correct_chain + self.no_incorrect_chain
+
+    def add(self, user: list[dict[str, str]], chains: Sequence[Chain], correct: str) -> None:
+        self.samples += 1
+        best = best_correct_chain(chains, correct)
+        if best is None:
+            self.no_correct_chain += 1
+            return
+        self.sft.append(sft_example(user, best))
+        pair = dpo_example(user, chains, correct)
+        if pair is None:
+            self.no_incorrect_chain += 1
+        else:
+            self.dpo.append(pair)
 
 
 def _labelled(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]]
@@ -203,34 +320,21 @@ def _labelled(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence
             yield grader.render(sample), texts, sample.label.preferred
 
 
-def _collect(user: list[dict[str, str]], chains: Sequence[Chain], correct: str, sft: list[dict[str, Any]],
-             dpo: list[dict[str, Any]]) -> None:
-    best = best_correct_chain(chains, correct)
-    if best is not None:
-        sft.append(sft_example(user, best, correct))
-    pair = dpo_example(user, chains, correct)
-    if pair is not None:
-        dpo.append(pair)
-
-
 def build_reasongenrm_data(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]],
-                           scorer: ChainScorer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(SFT rows, DPO rows) from K sampled answers per labelled sample (A or B preferred)."""
-    sft: list[dict[str, Any]] = []
-    dpo: list[dict[str, Any]] = []
+                           scorer: ChainScorer) -> ReasonGenRMData:
+    """SFT rows, DPO pairs and skip counts from K sampled answers per labelled sample."""
+    data = ReasonGenRMData()
     allow_tie = getattr(grader, "allow_tie", True)
     for user, texts, correct in _labelled(samples, grader, chains_by_sample):
-        _collect(user, score_chains(user, texts, correct, scorer, allow_tie=allow_tie), correct, sft, dpo)
-    return sft, dpo
+        data.add(user, score_chains(user, texts, correct, scorer, allow_tie=allow_tie), correct)
+    return data
 
 
 async def abuild_reasongenrm_data(samples: Sequence[Sample], grader: Any, chains_by_sample: Sequence[Sequence[str]],
-                                  scorer: AsyncChainScorer, *, concurrency: int = 8
-                                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                                  scorer: AsyncChainScorer, *, concurrency: int = 8) -> ReasonGenRMData:
     """:func:`build_reasongenrm_data` with a served scorer (:class:`VLLMChainScorer`); up to ``concurrency``
     samples are scored at once, and the rows come out in sample order."""
-    sft: list[dict[str, Any]] = []
-    dpo: list[dict[str, Any]] = []
+    data = ReasonGenRMData()
     allow_tie = getattr(grader, "allow_tie", True)
     items = list(_labelled(samples, grader, chains_by_sample))
     for start in range(0, len(items), max(1, concurrency)):
@@ -238,8 +342,8 @@ async def abuild_reasongenrm_data(samples: Sequence[Sample], grader: Any, chains
         scored = await asyncio.gather(*(ascore_chains(user, texts, correct, scorer, allow_tie=allow_tie)
                                         for user, texts, correct in batch))
         for (user, _, correct), chains in zip(batch, scored, strict=True):
-            _collect(user, chains, correct, sft, dpo)
-    return sft, dpo
+            data.add(user, chains, correct)
+    return data
 
 
 async def asample_chains(model: Any, prompts: Sequence[list[dict[str, str]]], k: int, *, max_tokens: int = 256,

@@ -24,10 +24,10 @@ async def test_served_logprobs_equal_the_in_process_ones(vllm_server, tiny_model
         local = TransformersChainScorer(tiny_model_dir)
         for reason, verdict in [("A is correct and B is not", "[[A]]"), ("B, because {{ x }} </s>", "[[B]]"),
                                 ("", "[[C]]")]:
-            p_reason, p_verdict = await served.ascore(USER, reason, verdict)
-            q_reason, q_verdict = local(USER, reason, verdict)
-            assert 0.0 < p_reason <= 1.0 and 0.0 < p_verdict < 1.0
-            assert p_reason == pytest.approx(q_reason, rel=1e-3) and p_verdict == pytest.approx(q_verdict, rel=1e-3)
+            lp_reason, lp_verdict = await served.ascore(USER, reason, verdict)
+            lq_reason, lq_verdict = local(USER, reason, verdict)
+            assert lp_reason <= 0.0 and lp_verdict < 0.0
+            assert (lp_reason, lp_verdict) == (pytest.approx(lq_reason, abs=1e-3), pytest.approx(lq_verdict, abs=1e-3))
         lp = await scorer.continuation_logprobs("<|im_start|>user\nhi<|im_end|>\n", "<|im_start|>assistant\nok")
         assert len(lp) >= 2 and all(x <= 0.0 for x in lp)
 
@@ -42,8 +42,11 @@ async def test_pipeline_on_the_server_samples_scores_and_exports(vllm_server):
     # a random model rarely writes a verdict: append one to every other chain so rejection sampling has work to do
     chains = [[t + (" [[A]]" if j % 2 == 0 else " [[B]]") for j, t in enumerate(c)] for c in chains]
     async with PromptLogprobScorer(vllm_server.base_url, vllm_server.model_name) as scorer:
-        sft, dpo = await abuild_reasongenrm_data(samples, grader, chains, VLLMChainScorer(scorer))
+        data = await abuild_reasongenrm_data(samples, grader, chains, VLLMChainScorer(scorer))
     await model.aclose()
-    assert len(sft) == 3 and all(row["messages"][-2]["role"] == "reason" for row in sft)
-    assert all(row["messages"][-1]["content"] == "[[A]]" for row in sft)     # the labelled winner
-    assert dpo and all(row["chosen_r_score"] > row["rejected_r_score"] for row in dpo)
+    assert len(data.sft) == 3 and all(row["messages"][-2]["role"] == "reason" for row in data.sft)
+    assert all(row["messages"][-1]["content"] == "[[A]]" for row in data.sft)     # the labelled winner
+    # every sample has correct and incorrect chains: chosen keeps its [[A]], rejected its own [[B]]
+    assert len(data.dpo) == 3 and data.dpo_skipped == 0
+    assert all(row["chosen"][-1]["content"] == "[[A]]" and row["rejected"][-1]["content"] == "[[B]]"
+               for row in data.dpo)
