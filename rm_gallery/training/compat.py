@@ -16,8 +16,10 @@ from typing import Any
 from rm_gallery.records import sample_from_record
 from rm_gallery.training.verl_rewards import score_completion, training_grader
 
+#: RM-Gallery's documented keys, plus ``error`` on every sample (the seed's reward adds it only when it fails,
+#: which breaks verl's rule that every sample has the first sample's keys).
 COMPAT_KEYS = ("score", "predicted_preference", "true_preference", "preference_strength", "accuracy", "task_type",
-               "data_source")
+               "data_source", "error")
 
 
 def _metadata(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,8 +84,9 @@ class PairwiseRLDataset:
             "data_source": self._get_data_source(row),
             "ability": "preference",
             "reward_model": {"style": "rule", "ground_truth": self._extract_ground_truth(row)},
+            # the seed's reward reads the label from extra_info["metadata"]; a JSON string keeps parquet schemas flat
             "extra_info": {"index": index, "preference_strength": meta.get("preference_strength"),
-                           "task_type": "pairwise"},
+                           "metadata": json.dumps(meta), "task_type": "pairwise"},
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -93,16 +96,22 @@ class PairwiseRLDataset:
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
                   *, grader: str = "pairwise", weighted: bool = False, **kwargs: Any) -> dict[str, Any]:
     """RM-Gallery's documented pairwise ``compute_score``: 1.0 for the labelled winner, else 0.0 (optionally
-    strength-weighted), with ``predicted_preference`` "A"/"B"/"tie"/"unknown" and the same keys every time."""
-    judgment, preferred, strength, score = score_completion(solution_str, ground_truth, extra_info, grader=grader,
-                                                           weighted=weighted)
-    predicted = None if judgment.predicted == "unknown" else judgment.predicted
+    strength-weighted), with ``predicted_preference`` "A"/"B"/"tie"/"unknown" and the same keys every time.
+
+    The label is read as the seed reads it, from ``extra_info["metadata"]`` (a dict or a JSON string), or
+    from ``ground_truth`` (see :func:`~rm_gallery.training.verl_rewards.read_label`). Where the seed falls
+    back to ``true_preference = "tie"``, a row without a label here gets ``true_preference`` "unknown",
+    ``accuracy`` None, ``score`` 0.0 and the reason in ``error``.
+    """
+    judgment, label, score = score_completion(solution_str, ground_truth, extra_info, grader=grader,
+                                              weighted=weighted)
     return {
         "score": score,
         "predicted_preference": judgment.predicted,
-        "true_preference": preferred or "unknown",
-        "preference_strength": -1 if strength is None else strength,
-        "accuracy": float(preferred is not None and predicted == preferred),
+        "true_preference": label.preferred or "unknown",
+        "preference_strength": -1 if label.strength is None else label.strength,
+        "accuracy": None if label.error else float(judgment.predicted == label.preferred),
         "task_type": "pairwise",
         "data_source": str(data_source),
+        "error": label.error,
     }

@@ -5,7 +5,7 @@ Nothing here parses text or imports torch: adapters (:mod:`~rm_gallery.training.
 result to these functions. Each formula follows the method it is named after:
 
 * :func:`pairwise_reward` — RM-Gallery's generative pairwise GRPO: 1 if the parsed preference equals the
-  label, else 0 (unreadable = 0), optionally weighted by preference strength 2/1/0 -> 1.0/0.7/0.3.
+  label, else 0 (unreadable = 0), optionally weighted by preference strength 2/1/other -> 1.0/0.7/0.3.
 * :func:`par_rewards` and :func:`format_penalty` — PaTaRM's preference-aware reward and format reward.
 * :func:`reason_score` — ReasonGenRM's R_score for ranking reasoning chains.
 """
@@ -21,6 +21,8 @@ from rm_gallery.types import ParseFailure
 
 #: Reward weight per preference strength (2 = strong, 1 = moderate, 0 = tie / slight).
 STRENGTH_WEIGHTS: dict[int, float] = {2: 1.0, 1: 0.7, 0: 0.3}
+#: The weight of a label that gives no strength: the seed's last branch, 0.3.
+MISSING_STRENGTH_WEIGHT = 0.3
 #: PaTaRM format penalties: tags missing or out of order; score unreadable or out of range.
 MISSING_TAGS_PENALTY = -1.5
 INVALID_SCORE_PENALTY = -1.0
@@ -32,11 +34,16 @@ ParMode = Literal["constant", "graded"]
 
 
 def strength_weight(strength: int | None) -> float:
-    """The reward weight for a preference strength; 1.0 when the strength is unknown."""
+    """The reward weight of a preference strength, as RM-Gallery's "Weighted Preferences" writes it:
+    ``weight = 1.0 if strength == 2 else (0.7 if strength == 1 else 0.3)``.
+
+    A label without a strength (None) takes the seed's last branch, 0.3. A strength other than 0, 1 or 2 is
+    an error here, where the seed would weigh it 0.3 without a word.
+    """
     if strength is None:
-        return 1.0
-    if strength not in STRENGTH_WEIGHTS:
-        raise ValueError(f"preference_strength must be 0, 1 or 2, got {strength!r}")
+        return MISSING_STRENGTH_WEIGHT
+    if isinstance(strength, bool) or strength not in STRENGTH_WEIGHTS:
+        raise ValueError(f"preference_strength must be 0, 1 or 2 (or missing), got {strength!r}")
     return STRENGTH_WEIGHTS[strength]
 
 
@@ -44,11 +51,13 @@ def pairwise_reward(predicted: str | None, preferred: str, strength: int | None 
                     weighted: bool = False) -> float:
     """1.0 when ``predicted`` equals the label ``preferred`` (A/B/tie), else 0.0; None (unreadable) is 0.0.
 
-    With ``weighted=True`` a correct answer earns :func:`strength_weight` of the label's strength.
+    With ``weighted=True`` a correct answer earns :func:`strength_weight` of the label's strength (0.3
+    when the label gives none), as the seed's ``base_reward * weight``.
     """
+    weight = strength_weight(strength) if weighted else 1.0  # a bad strength is an error, right or wrong
     if predicted is None or predicted != preferred:
         return 0.0
-    return strength_weight(strength) if weighted else 1.0
+    return weight
 
 
 def par_factor(delta: float, mode: ParMode = "constant", alpha: float = PAR_ALPHA) -> float:

@@ -48,7 +48,7 @@ def log_judgments(judgments: Sequence[Judgment], rewards: Sequence[float | None]
 class PairwiseReward:
     """RM-Gallery's pairwise GRPO reward for TRL: 1 if the grader's parser reads the labelled winner, else 0.
 
-    ``weighted=True`` scales a correct answer by the label's strength (2/1/0 -> 1.0/0.7/0.3). Rows whose
+    ``weighted=True`` scales a correct answer by the label's strength (2/1/0 -> 1.0/0.7/0.3; none -> 0.3). Rows whose
     label is missing get None (TRL leaves them out).
     """
 
@@ -75,8 +75,7 @@ class PairwiseReward:
                 rewards.append(None)
                 continue
             predicted = None if j.predicted == "unknown" else j.predicted
-            rewards.append(pairwise_reward(predicted, label, None if strength is None else int(strength),
-                                           weighted=self.weighted))
+            rewards.append(pairwise_reward(predicted, label, strength, weighted=self.weighted))
         self.calls += n
         return rewards, judgments
 

@@ -97,6 +97,7 @@ def test_verl_compute_score_keeps_the_same_keys_on_every_path():
         assert tuple(out) == SCORE_KEYS
     assert [o["score"] for o in outs] == [1.0, 0.0, 1.0, 0.0, 0.0]
     assert outs[1]["predicted"] == "unknown" and outs[3]["preferred"] == "invalid"
+    assert [o["error"] for o in outs[:3]] == ["", "", ""] and outs[3]["error"].startswith("invalid_label")
     weighted = compute_score("src", "<preference>B</preference>", {"preferred": "B", "preference_strength": 1},
                              weighted=True)
     assert weighted["score"] == pytest.approx(0.7) and weighted["strength"] == 1
@@ -113,7 +114,7 @@ def test_rm_gallery_compat_compute_score_and_dataset_hooks():
     out = compat.compute_score("helpsteer2", "<preference>B</preference>", "B", {"preference_strength": 2})
     assert tuple(out) == compat.COMPAT_KEYS
     assert out == {"score": 1.0, "predicted_preference": "B", "true_preference": "B", "preference_strength": 2,
-                   "accuracy": 1.0, "task_type": "pairwise", "data_source": "helpsteer2"}
+                   "accuracy": 1.0, "task_type": "pairwise", "data_source": "helpsteer2", "error": ""}
     assert compat.compute_score("d", "", "A")["predicted_preference"] == "unknown"
     record = {**PAIR, "metadata": json.dumps(PAIR["metadata"])}          # metadata as a JSON string
     ds = compat.PairwiseRLDataset([record])
@@ -121,6 +122,10 @@ def test_rm_gallery_compat_compute_score_and_dataset_hooks():
     assert row["reward_model"]["ground_truth"] == "A"
     assert row["prompt"] == PairwiseGrader(None).render(Sample.from_record(record, default_id="row"))
     assert row["extra_info"]["preference_strength"] == 1
+    assert json.loads(row["extra_info"]["metadata"]) == PAIR["metadata"]     # where the seed's reward reads it
+    out = compat.compute_score("d", "<preference>A</preference>", row["reward_model"]["ground_truth"],
+                               row["extra_info"], weighted=True)
+    assert (out["score"], out["error"]) == (pytest.approx(0.7), "")
 
 
 def test_grpo_rows_render_both_orders_with_flipped_labels():

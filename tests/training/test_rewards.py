@@ -28,15 +28,26 @@ GOOD = ("<think>t</think><generate_rubrics>- r</generate_rubrics><eval>e</eval><
     ("B", "B", 1, True, 0.7),
     ("tie", "tie", 0, True, 0.3),
     ("A", "B", 1, True, 0.0),           # wrong answers earn nothing, whatever the weight
-    ("A", "A", None, True, 1.0),        # unknown strength: unweighted
+    ("A", "A", None, True, 0.3),        # no strength: the seed's last branch
+    ("A", "A", 2.0, True, 1.0),         # a float column holding 2
 ])
 def test_pairwise_reward(predicted, preferred, strength, weighted, expected):
     assert pairwise_reward(predicted, preferred, strength, weighted=weighted) == pytest.approx(expected)
 
 
-def test_strength_weight_rejects_out_of_range():
-    with pytest.raises(ValueError, match="0, 1 or 2"):
-        strength_weight(3)
+def test_strength_weight_is_the_seeds_formula():
+    """``weight = 1.0 if strength == 2 else (0.7 if strength == 1 else 0.3)`` for every strength the seed
+    can hold (0, 1, 2, missing); any other value is an error instead of the seed's silent 0.3."""
+    def seed(strength):
+        return 1.0 if strength == 2 else (0.7 if strength == 1 else 0.3)
+
+    for strength in (0, 1, 2, None):
+        assert strength_weight(strength) == seed(strength)
+    for bad in (3, -1, 1.5, "2", True, float("nan")):
+        with pytest.raises(ValueError, match="0, 1 or 2"):
+            strength_weight(bad)
+        with pytest.raises(ValueError, match="0, 1 or 2"):              # wrong answers too: the label is bad
+            pairwise_reward("B", "A", bad, weighted=True)
 
 
 def test_par_constant_hand_computed():

@@ -49,12 +49,16 @@ def test_per_sample_compute_score_through_verl_loader(verl_result):
     good, bad = verl_result["per_sample"]
     assert good["score"] == 1.0 and bad["score"] == 0.0
     assert list(good) == list(bad)                            # verl reads the first sample's keys for all
+    seed = verl_result["seed"]
+    assert (seed["score"], seed["preferred"], seed["strength"], seed["error"]) == (1.0, "B", 1, "")
+    assert list(seed) == list(good)
 
 
 @pytest.mark.slow
 def test_batch_variant_and_par_through_verl_batch_manager(verl_result):
     scores, extra = verl_result["batch"]
-    assert scores == [1.0, 0.0] and extra["predicted"] == ["A", "A"]
+    assert scores == [1.0, 0.0, 0.0] and extra["predicted"] == ["A", "A", "A"]
+    assert extra["error"][:2] == ["", ""] and extra["error"][2].startswith("missing_label")   # not a silent 0
     par_scores, par_extra = verl_result["par"]
     assert par_scores == pytest.approx([1.3, 0.0, 1.3, -1.5], abs=1e-6)
     assert par_extra["judge_score"] == ["8.0", "4.0", "5.0", "9.0"]

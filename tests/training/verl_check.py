@@ -27,6 +27,9 @@ out: dict = {"adv_estimator": cfg.algorithm.adv_estimator, "shuffle": cfg.data.s
 fn = get_custom_reward_fn(cfg)
 out["per_sample"] = [fn(data_source="d", solution_str=s, ground_truth=g, extra_info={"preference_strength": 2})
                      for s, g in (("<preference>A</preference>", "A"), ("nothing", "B"))]
+# Seed 000's rows: the label in extra_info["metadata"], as a JSON string from parquet.
+out["seed"] = fn(data_source="d", solution_str="<preference>B</preference>", ground_truth=None,
+                 extra_info={"metadata": json.dumps({"preferred": "B", "preference_strength": 1})})
 
 # 2. The batch variant and PAR through verl's legacy batch reward manager (it decodes token ids itself).
 tok = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -54,7 +57,7 @@ def batch_run(name: str, path: str, texts: list[str], truths: list, infos: list[
 
 
 out["batch"] = batch_run("compute_score_batch", "pkg://rm_gallery.training.verl_rewards",
-                         ["<preference>A</preference>", "<preference>A</preference>"], ["A", "B"], [{}, {}])
+                         ["<preference>A</preference>"] * 3, ["A", "B", None], [{}, {}, {}])
 out["par"] = batch_run("par_compute_score_batch", "pkg://rm_gallery.training.par",
                        [rubric.format(8), rubric.format(4), rubric.format(5), "<answer>9</answer>"], [None] * 4,
                        [{"pair_id": "p", "role": r} for r in ("chosen", "chosen", "rejected", "rejected")])
