@@ -52,6 +52,9 @@ def install(sub: Any) -> None:
     c.add_argument("--response-key", default="response")
     c.add_argument("--score-key", default="helpfulness")
     c.add_argument("--threshold", type=float, default=1.0, help="|score diff| below this is strength 1, else 2")
+    c.add_argument("--pairing", choices=("first_two", "all"), default="first_two",
+                   help="first_two: the first two responses of each prompt, as RM-Gallery's HelpSteer2 recipe "
+                        "(default); all: every two responses of a prompt")
     c.set_defaults(func=cmd_convert_scored)
 
 
@@ -80,7 +83,7 @@ def cmd_convert_scored(args: argparse.Namespace) -> int:
 
     records = scored_to_pairwise((r for _, r in iter_records(args.data)), prompt_key=args.prompt_key,
                                  response_key=args.response_key, score_key=args.score_key,
-                                 threshold=args.threshold)
+                                 threshold=args.threshold, pairing=args.pairing)
     path = write_parquet(records, args.out)
     print(f"{len(records)} pairs -> {path}")
     return 0

@@ -14,7 +14,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rm_gallery.types import Sample
 
@@ -96,21 +96,37 @@ def to_dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def preference_from_scores(score_a: float, score_b: float, threshold: float = 1.0) -> tuple[str, int]:
-    """(preferred, strength) from two scores: |diff| < 0.5 is a tie (0), < threshold strength 1, else 2."""
+    """(preferred, strength) from two scores, as RM-Gallery's HelpSteer2 conversion decides it::
+
+        if abs(score_diff) < 0.5: preferred, strength = "tie", 0
+        elif score_diff > 0:      preferred = "A"; strength = 1 if abs(score_diff) < threshold else 2
+        else:                     preferred = "B"; strength = 1 if abs(score_diff) < threshold else 2
+    """
     diff = score_a - score_b
     if abs(diff) < 0.5:
         return "tie", 0
     return ("A" if diff > 0 else "B"), (1 if abs(diff) < threshold else 2)
 
 
+#: Which responses of a prompt are paired: the seed's first two, or every two (an option, not the seed's).
+Pairing = Literal["first_two", "all"]
+
+
 def scored_to_pairwise(rows: Iterable[Mapping[str, Any]], *, prompt_key: str = "prompt",
                        response_key: str = "response", score_key: str = "helpfulness",
-                       threshold: float = 1.0) -> list[dict[str, Any]]:
-    """Group per-response rows by prompt and pair every two responses into RM-Gallery pairwise records.
+                       threshold: float = 1.0, pairing: Pairing = "first_two") -> list[dict[str, Any]]:
+    """Group per-response rows by prompt (in input order) and pair their responses into RM-Gallery records.
+
+    ``pairing="first_two"`` (the default) is RM-Gallery's "Convert from HelpSteer2": ``# Compare first two
+    responses`` / ``r1, r2 = responses[0], responses[1]``, one record per prompt with at least two responses.
+    ``pairing="all"`` (an option, not the seed's) pairs every two responses of a prompt, C(n, 2) records.
+    Labels come from :func:`preference_from_scores`.
 
     Output records: ``{"input": [{"role": "user", "content": prompt}], "output": [{"content": r1},
     {"content": r2}], "metadata": {"preferred", "preference_strength", "score_a", "score_b"}}``.
     """
+    if pairing not in ("first_two", "all"):
+        raise ValueError(f"pairing must be 'first_two' (the seed's) or 'all', got {pairing!r}")
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for i, row in enumerate(rows):
         for key in (prompt_key, response_key, score_key):
@@ -119,7 +135,8 @@ def scored_to_pairwise(rows: Iterable[Mapping[str, Any]], *, prompt_key: str = "
         groups[str(row[prompt_key])].append(row)
     records = []
     for prompt, group in groups.items():
-        for r1, r2 in itertools.combinations(group, 2):
+        pairs = itertools.combinations(group, 2) if pairing == "all" else [tuple(group[:2])] if len(group) > 1 else []
+        for r1, r2 in pairs:
             s1, s2 = float(r1[score_key]), float(r2[score_key])
             preferred, strength = preference_from_scores(s1, s2, threshold)
             records.append({

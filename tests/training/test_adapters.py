@@ -144,19 +144,32 @@ def test_preference_from_scores(a, b, expected):
     assert preference_from_scores(a, b, threshold=1.0) == expected
 
 
-def test_scored_to_pairwise_groups_by_prompt_and_pairs_all_responses(tmp_path):
-    rows = [{"prompt": "p1", "response": "r1", "helpfulness": 4}, {"prompt": "p1", "response": "r2", "helpfulness": 1},
-            {"prompt": "p1", "response": "r3", "helpfulness": 3.8}, {"prompt": "p2", "response": "x", "helpfulness": 2}]
-    records = scored_to_pairwise(rows)
-    assert len(records) == 3                                   # C(3,2) for p1, none for the single p2 response
-    # (r1, r2): 4 - 1 = 3 -> A, 2; (r1, r3): 0.2 -> tie, 0; (r2, r3): -2.8 -> B, 2
-    assert [r["metadata"]["preferred"] for r in records] == ["A", "tie", "B"]
-    assert [r["metadata"]["preference_strength"] for r in records] == [2, 0, 2]
+SCORED = [{"prompt": "p1", "response": "r1", "helpfulness": 4}, {"prompt": "p2", "response": "x", "helpfulness": 2},
+          {"prompt": "p1", "response": "r2", "helpfulness": 1}, {"prompt": "p1", "response": "r3", "helpfulness": 3.8},
+          {"prompt": "p3", "response": "y1", "helpfulness": 2}, {"prompt": "p3", "response": "y2", "helpfulness": 2.7}]
+
+
+def test_scored_to_pairwise_pairs_the_first_two_responses_like_the_seed(tmp_path):
+    """RM-Gallery's HelpSteer2 recipe: ``r1, r2 = responses[0], responses[1]`` per prompt, nothing else."""
+    records = scored_to_pairwise(SCORED)
+    assert [[o["content"] for o in r["output"]] for r in records] == [["r1", "r2"], ["y1", "y2"]]  # p2 has one
+    # (r1, r2): 4 - 1 = 3 -> A, 2; (y1, y2): -0.7 -> B, 1
+    assert [(r["metadata"]["preferred"], r["metadata"]["preference_strength"]) for r in records] == [("A", 2), ("B", 1)]
     path = write_parquet(records, tmp_path / "pairs.parquet")
     from rm_gallery.loaders import load_samples
 
     samples = load_samples(path)
     assert samples[0].label.preferred == "A" and samples[0].responses[1].content == "r2"
+
+
+def test_scored_to_pairwise_can_pair_every_two_responses():
+    records = scored_to_pairwise(SCORED, pairing="all")
+    assert len(records) == 4                                   # C(3,2) for p1, one for p3, none for p2
+    # (r1, r2): 4 - 1 = 3 -> A, 2; (r1, r3): 0.2 -> tie, 0; (r2, r3): -2.8 -> B, 2
+    assert [r["metadata"]["preferred"] for r in records[:3]] == ["A", "tie", "B"]
+    assert [r["metadata"]["preference_strength"] for r in records[:3]] == [2, 0, 2]
+    with pytest.raises(ValueError, match="first_two"):
+        scored_to_pairwise(SCORED, pairing="pairs")
 
 
 def test_grouped_order_keeps_groups_adjacent_and_drops_leftovers():

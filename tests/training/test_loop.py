@@ -124,10 +124,13 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
     assert (args.sft_verdicts, args.grpo_batch_size, args.grpo_beta) == ("label", 16, 0.0)
     rows = tmp_path / "scored.jsonl"
     rows.write_text("\n".join(json.dumps(r) for r in [
-        {"prompt": "p", "response": "good", "helpfulness": 4}, {"prompt": "p", "response": "bad", "helpfulness": 1}]))
+        {"prompt": "p", "response": "good", "helpfulness": 4}, {"prompt": "p", "response": "bad", "helpfulness": 1},
+        {"prompt": "p", "response": "ok", "helpfulness": 3}]))
     assert main(["convert-scored", str(rows), "--out", str(tmp_path / "pairs.parquet")]) == 0
-    assert "1 pairs" in capsys.readouterr().out
+    assert "1 pairs" in capsys.readouterr().out                  # the seed's first two responses
     assert load_samples(tmp_path / "pairs.parquet")[0].label.preferred == "A"
+    assert main(["convert-scored", str(rows), "--out", str(tmp_path / "all.parquet"), "--pairing", "all"]) == 0
+    assert "3 pairs" in capsys.readouterr().out
 
 
 @pytest.mark.slow
