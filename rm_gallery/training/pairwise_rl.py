@@ -3,7 +3,7 @@
 (a) :class:`WinProbabilityPolicyReward` — an async TRL reward: the symmetric probability that the policy's
     response beats a ground-truth anchor, P = (p(y over y*) + 1 - p(y* over y)) / 2, as computed by
     :class:`~rm_gallery.graders.win_probability.WinProbabilityGrader`. :func:`select_anchor` picks the anchor
-    by best-of-n among a reference model's responses.
+    by best-of-n among a reference model's responses, and reports the comparisons the judge failed.
 (b) :func:`train_pairwise_rm` — cross-entropy on the yes/no answer token plus zeta x a position-consistency
     term (p(y over y*) - (1 - p(y* over y)))^2, with both orders of every pair in each batch; CPU-friendly.
     Prompts are ``grader.render(sample, order)``; which tokens count as "yes" and "no" is decided by the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from rm_gallery.client.completion import TokenLogprob
+from rm_gallery.client.errors import ModelError
 from rm_gallery.graders.logprobs import yes_no_probability
 from rm_gallery.graders.win_probability import symmetric_win_probability
 from rm_gallery.training.judgments import completion_text
-from rm_gallery.types import Message, Response, Sample, Verdict
+from rm_gallery.types import GraderError, Message, Response, Sample, Verdict
 
 
 def _sample(prompt: Any, first: str, second: str, sample_id: str) -> Sample:
@@ -67,19 +69,64 @@ class WinProbabilityPolicyReward:
                                            in enumerate(zip(prompts, completions, anchors, strict=True)))))
 
 
-async def select_anchor(prompt: Any, candidates: Sequence[str], grader: Any) -> int:
-    """Best-of-n: the candidate with the highest mean symmetric win probability against the others."""
-    if len(candidates) < 2:
-        return 0
-    wins = [0.0] * len(candidates)
+@dataclass(frozen=True)
+class AnchorChoice:
+    """Best-of-n's answer: the anchor's index, each candidate's mean win probability, and the failed comparisons.
+
+    ``win_rates[k]`` is candidate k's mean symmetric win probability over the comparisons the judge answered
+    (None if it answered none); ``errors`` holds ``(i, j, error)`` for every comparison of candidates i and j
+    it did not answer. ``index`` is None when no comparison was answered; a choice made with errors rests on
+    fewer comparisons, so check :attr:`complete` before trusting it.
+    """
+
+    index: int | None
+    win_rates: tuple[float | None, ...]
+    errors: tuple[tuple[int, int, GraderError], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+
+async def _compare(grader: Any, prompt: Any, first: str, second: str, sample_id: str) -> float | GraderError:
+    """P(first beats second), or the error that stands in its place (an API failure, an unread answer)."""
+    try:
+        result = await grader.grade(_sample(prompt, first, second, sample_id))
+    except ModelError as exc:
+        return GraderError(kind=exc.kind, message=str(exc))  # type: ignore[arg-type]
+    if isinstance(result, GraderError):
+        return result
+    if isinstance(result, Verdict) and result.probability is not None:
+        return result.probability
+    return GraderError(kind="parse_error", message=f"{getattr(grader, 'name', 'judge')} gave no win probability",
+                       raw=getattr(result, "raw", None))
+
+
+async def select_anchor(prompt: Any, candidates: Sequence[str], grader: Any) -> AnchorChoice:
+    """Best-of-n: the candidate with the highest mean symmetric win probability against the others.
+
+    Every pair is judged once. A comparison the judge fails is reported in ``errors`` and left out of both
+    candidates' means; it never counts as a draw (0.5).
+    """
+    if not candidates:
+        raise ValueError("select_anchor needs at least one candidate")
+    if len(candidates) == 1:
+        return AnchorChoice(0, (None,))
     pairs = list(itertools.combinations(range(len(candidates)), 2))
-    results = await asyncio.gather(*(grader.grade(_sample(prompt, candidates[i], candidates[j], f"anchor-{i}-{j}"))
+    results = await asyncio.gather(*(_compare(grader, prompt, candidates[i], candidates[j], f"anchor-{i}-{j}")
                                      for i, j in pairs))
+    wins: list[list[float]] = [[] for _ in candidates]
+    errors = []
     for (i, j), r in zip(pairs, results, strict=True):
-        p = r.probability if isinstance(r, Verdict) and r.probability is not None else 0.5
-        wins[i] += p
-        wins[j] += 1.0 - p
-    return max(range(len(candidates)), key=lambda k: wins[k])
+        if isinstance(r, GraderError):
+            errors.append((i, j, r))
+            continue
+        wins[i].append(r)
+        wins[j].append(1.0 - r)
+    rates = tuple(math.fsum(w) / len(w) if w else None for w in wins)
+    readable = {k: rate for k, rate in enumerate(rates) if rate is not None}
+    index = max(readable, key=readable.__getitem__) if readable else None   # ties: the lower index
+    return AnchorChoice(index, rates, tuple(errors))
 
 
 # -- (b) training the generative pairwise reward model --------------------------------------------------

@@ -67,8 +67,45 @@ def test_policy_reward_requires_a_symmetric_grader():
 
 def test_best_of_n_anchor():
     judge = FakeJudge()
-    assert asyncio.run(select_anchor("q", ["aa", "aaaa", "a"], judge)) == 1
+    choice = asyncio.run(select_anchor("q", ["aa", "aaaa", "a"], judge))
+    assert choice.index == 1 and choice.complete
+    # P(aa > aaaa) = 1/3, P(aa > a) = 2/3, P(aaaa > a) = 4/5
+    assert choice.win_rates == pytest.approx([(1 / 3 + 2 / 3) / 2, (2 / 3 + 4 / 5) / 2, (1 / 3 + 1 / 5) / 2])
     assert judge.calls == 3                                                 # every pair once
+    assert asyncio.run(select_anchor("q", ["only"], judge)).index == 0
+
+
+def test_a_failed_comparison_is_reported_not_counted_as_a_draw():
+    # "boom" as the first response of a pair makes the judge fail: pairs (1, 2) and (1, 3) fail
+    choice = asyncio.run(select_anchor("q", ["a", "boom", "aaaaaaaa", "aa"], FakeJudge()))
+    assert [(i, j) for i, j, _ in choice.errors] == [(1, 2), (1, 3)] and not choice.complete
+    assert all(e.kind == "api_error" for _, _, e in choice.errors)
+    # boom's only answered comparison: 1 - P(a > boom) = 1 - 1/5; with 0.5 per failure it would be (0.8 + 1) / 3
+    assert choice.win_rates[1] == pytest.approx(0.8)
+    assert choice.index == 2                                                # (8/9 + 8/10) / 2 beats 0.8
+
+
+class Broken:
+    """A judge whose every answer is unusable: an exception from the client, or a verdict without probability."""
+
+    symmetric = True
+
+    async def grade(self, sample, ctx=None):
+        from rm_gallery.client.errors import ModelAPIError
+
+        if sample.responses[0].content == "x":
+            raise ModelAPIError("connection refused", retryable=True)
+        return Verdict(winner="A")
+
+
+def test_no_readable_comparison_means_no_anchor():
+    choice = asyncio.run(select_anchor("q", ["x", "y"], Broken()))
+    assert choice.index is None and choice.win_rates == (None, None)
+    assert [e.kind for _, _, e in choice.errors] == ["api_error"]
+    choice = asyncio.run(select_anchor("q", ["y", "z"], Broken()))
+    assert [e.kind for _, _, e in choice.errors] == ["parse_error"] and choice.index is None
+    with pytest.raises(ValueError, match="at least one"):
+        asyncio.run(select_anchor("q", [], Broken()))
 
 
 @pytest.mark.slow
