@@ -129,6 +129,11 @@ class Score(_ResultBase):
     value: float
     scale: tuple[float, float] = (0.0, 10.0)
 
+    @property
+    def score(self) -> float:
+        """RM-Gallery / OpenJudge's name for :attr:`value` (their docs read ``result.score``)."""
+        return self.value
+
     @field_validator("scale")
     @classmethod
     def _scale_ordered(cls, v: tuple[float, float]) -> tuple[float, float]:

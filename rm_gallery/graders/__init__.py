@@ -6,6 +6,7 @@
 | pairwise_aspects    | Verdict | per-aspect preferences plus an overall one                            |
 | pairwise_confidence | Verdict | preference plus a stated confidence 0..1                              |
 | reasoning           | Verdict | ReasonGenRM judge: reasoning, then [[A]] / [[B]] / [[C]]              |
+| relevance           | Score   | RM-Gallery relevance 1-5 (JSON); two responses -> Verdict by scores   |
 | rubric              | Score   | PaTaRM pointwise: domain rubrics + generated rubrics, <answer>0-10    |
 | rubric_pair         | Verdict | A vs B from two rubric scores (strict >)                              |
 | rubric_pairwise     | Verdict | PaTaRM pairwise: <answer>A or B</answer>                              |
@@ -37,6 +38,7 @@ from rm_gallery.graders.registry import (
     load_plugins,
     register_grader,
 )
+from rm_gallery.graders.relevance import RelevanceGrader, parse_relevance
 from rm_gallery.graders.rubric import (
     RubricPairGrader,
     RubricPairwiseGrader,
@@ -60,6 +62,7 @@ __all__ = [
     "PairwiseGrader",
     "PositionDebiasedGrader",
     "ReasoningJudgeGrader",
+    "RelevanceGrader",
     "RubricPairGrader",
     "RubricPairwiseGrader",
     "RubricPointwiseGrader",
@@ -74,6 +77,7 @@ __all__ = [
     "parse_confidence",
     "parse_four_way",
     "parse_preference",
+    "parse_relevance",
     "parse_rubric_choice",
     "parse_rubric_score",
     "register_grader",

@@ -35,6 +35,19 @@ def net_win_rates(n: int, outcomes: dict[tuple[int, int], str]) -> list[float]:
     return [v / (n - 1) for v in net] if n > 1 else net
 
 
+async def score_responses(scorer: Any, sample: Sample, ctx: GradeContext | None
+                          ) -> tuple[list[Score], Usage] | GraderError:
+    """Every response's Score from ``scorer.score_response`` (concurrently) with their summed usage, or, if any
+    response could not be scored, the first error (carrying the usage of all the requests)."""
+    n = len(sample.responses)
+    results = list(await asyncio.gather(*(scorer.score_response(sample, i, ctx) for i in range(n))))
+    usage = Usage.total(results)
+    failed = [r for r in results if not isinstance(r, Score)]
+    if failed:
+        return _fail(failed[0], usage, f"{len(failed)} of {n} responses could not be scored")
+    return [r for r in results if isinstance(r, Score)], usage
+
+
 @register_grader("listwise")
 class ListwiseGrader:
     """Ranks N responses (best-of-n) from pointwise scores or a pairwise round robin (net win rate)."""
@@ -63,13 +76,11 @@ class ListwiseGrader:
         if n < 2:
             raise InvalidSample(f"sample {sample.id}: ranking needs at least 2 responses, got {n}")
         if self.method == "pointwise":
-            results = list(await asyncio.gather(*(self.scorer.score_response(sample, i, ctx) for i in range(n))))
-            usage = Usage.total(results)
-            failed = [r for r in results if not isinstance(r, Score)]
-            if failed:
-                return _fail(failed[0], usage, f"{len(failed)} of {n} responses could not be scored")
-            values = [r.value for r in results if isinstance(r, Score)]
-            return Rank(order=rank_by(values), scores=tuple(values), usage=usage)
+            scored = await score_responses(self.scorer, sample, ctx)
+            if isinstance(scored, GraderError):
+                return scored
+            values = [s.value for s in scored[0]]
+            return Rank(order=rank_by(values), scores=tuple(values), usage=scored[1])
         pairs = list(itertools.combinations(range(n), 2))
         subs = [sample.model_copy(update={"responses": (sample.responses[i], sample.responses[j]), "label": None,
                                           "id": f"{sample.id}:{i}v{j}"}) for i, j in pairs]

@@ -35,6 +35,7 @@ PIECES = [*"<>/[]ABCD0123456789.%:=abcxyz _\n\t*", "\u00a0", "Ａ", "\u0000",
           "<helpfulness>", "</helpfulness>", "<correctness>", "</correctness>", "<clarity>", "</clarity>",
           "<confidence>", "</confidence>", "[[A]]", "[[B]]", "[[C]]", "[[D]]", "[[", "]]", "Response A",
           "response_b", "tie", "Equal.", "**B**", "Score: ", "/10", "7.5", "-1", "1e309", "100%", "1.", "- item"]
+PIECES += ['{"score": ', '"score":"', '"reason": "', "'score':", "\\", "\"", "}", "```json"]   # JSON judges
 TAGGY = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
 #: Any text: unicode, verdict-shaped pieces, and lone surrogates (undecodable bytes read with surrogateescape).
 TEXT = st.one_of(st.text(), TAGGY, st.binary(max_size=80).map(lambda b: b.decode("utf-8", "surrogateescape")))
@@ -119,6 +120,7 @@ def targets() -> list[FuzzTarget]:
     )
     from rm_gallery.graders.pairwise_variants import AspectJudgment, last_tag_winner, parse_aspects, parse_confidence
     from rm_gallery.graders.reasoning import parse_bracket_verdict, reasoning_before_verdict
+    from rm_gallery.graders.relevance import RelevanceJudgment, parse_relevance
     from rm_gallery.graders.rubric import RubricJudgment, parse_rubric_choice, parse_rubric_score, tags_in_order
 
     def rubric_score(text: str) -> Any:
@@ -129,6 +131,10 @@ def targets() -> list[FuzzTarget]:
 
     def confidence(_: Any, out: Any) -> None:
         assert out is None or (isinstance(out, float) and 0.0 <= out <= 1.0), repr(out)
+
+    def relevance(_: Any, out: Any) -> None:
+        assert isinstance(out, ParseFailure) or (isinstance(out, RelevanceJudgment) and out.score in (1, 2, 3, 4, 5)
+                                                 and (out.reason is None or isinstance(out.reason, str))), repr(out)
 
     def template(_: Any, out: Any) -> None:
         assert out.preference in ("A", "B", "tie", None)
@@ -160,6 +166,8 @@ def targets() -> list[FuzzTarget]:
                    lambda out: out == "A"),
         FuzzTarget("reasoning_before_verdict", reasoning_before_verdict, TEXT, _is(str, type(None)),
                    covers=(reasoning_before_verdict,)),
+        FuzzTarget("parse_relevance", parse_relevance, TEXT, relevance, '{"score": 3, "reason": "ok"}',
+                   lambda out: out.score == 3 and out.reason == "ok", (parse_relevance,)),
         FuzzTarget("parse_four_way", parse_four_way, TEXT, _among(0, 1, 2, 3), "[[D]]", lambda out: out == 3,
                    (parse_four_way,)),
         FuzzTarget("parse_rubric_score", rubric_score, TEXT, _in_scale(0.0, 10.0), "<answer>7</answer>",
@@ -218,6 +226,7 @@ FILLERS = (" ", "\n", "1", "A", "x")
 #: What a parser looks for before such a run: every tag and verdict opener the catalogue reads.
 OPENERS = ("<preference>", "<analysis>", "<answer>", "<eval>", "<think>", "<generate_rubrics>", "<overall>",
            "<helpfulness>", "<confidence>", "[[", "<")
+OPENERS += ('"score": ', '"reason": "', '"score": "')
 
 
 def hostile_texts(n: int) -> Iterator[tuple[str, str]]:

@@ -1,6 +1,16 @@
-"""``from rm_gallery.core.graders import ...`` (RM-Gallery / OpenJudge docs): graders and result types."""
+"""``from rm_gallery.core.graders import ...`` (RM-Gallery / OpenJudge docs): graders and result types.
 
-from rm_gallery.graders import FunctionGrader, PairwiseGrader, create_grader, list_graders, register_grader
+``rm_gallery.core.graders.common`` holds the docs' common graders (``RelevanceGrader``).
+"""
+
+from rm_gallery.graders import (
+    FunctionGrader,
+    PairwiseGrader,
+    RelevanceGrader,
+    create_grader,
+    list_graders,
+    register_grader,
+)
 from rm_gallery.graders.pairwise import PairwiseComparisonTemplate
 from rm_gallery.types import GraderError, Rank, Score, Verdict
 
@@ -16,6 +26,7 @@ __all__ = [
     "PairwiseComparisonTemplate",
     "PairwiseGrader",
     "Rank",
+    "RelevanceGrader",
     "Score",
     "Verdict",
     "create_grader",
