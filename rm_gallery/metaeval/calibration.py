@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 DEFAULT_BINS = 10
+#: The temperatures :func:`fit_temperature` searches between.
+TEMPERATURE_RANGE = (1e-2, 1e2)
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ def _log_likelihood(gaps: Sequence[float], outcomes: Sequence[float], temperatur
     return total
 
 
-def fit_temperature(gaps: Sequence[float], outcomes: Sequence[float], *, lo: float = 1e-2, hi: float = 1e2
-                    ) -> float | None:
+def fit_temperature(gaps: Sequence[float], outcomes: Sequence[float], *, lo: float = TEMPERATURE_RANGE[0],
+                    hi: float = TEMPERATURE_RANGE[1]) -> float | None:
     """Maximum-likelihood temperature of the logistic map, searched on log T in [lo, hi] (golden section).
 
     None when no gap is non-zero (the map gives 0.5 whatever T is). The likelihood is unimodal in 1/T, and

@@ -79,8 +79,10 @@ def _calibration(cal: dict[str, Any], h: str) -> list[str]:
     gap = cal.get("score_gap")
     if gap:
         refit = gap["fitted_in_sample"]
+        edge = (" — at the edge of the search range: the outcomes are (almost) separated by the gap"
+                if gap["fitted_at_bound"] else "")
         fitted = (f"the maximum-likelihood T = {num(gap['fitted_temperature'])} gives ECE {num(refit['ece'])}, "
-                  f"Brier {num(refit['brier'])} (fitted on these pairs: an optimistic bound)") if refit else \
+                  f"Brier {num(refit['brier'])} (fitted on these pairs: an optimistic bound{edge})") if refit else \
             "no score gap is non-zero, so no temperature can be fitted"
         lines += [f"Score gap mapped by logistic(gap / T) with T = {gap['temperature']:g}; {fitted}.", ""]
     lines += [f"Equal-width bins over [0, 1] ({len(next(iter(cal.values()))['bins'])}); reliability diagram in "

@@ -19,13 +19,20 @@ What is compared with what:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rm_gallery.metaeval.agreement import agreement_summary
 from rm_gallery.metaeval.bias import length_section, markdown_section, position_section, style_section
-from rm_gallery.metaeval.calibration import DEFAULT_BINS, calibration_summary, fit_temperature, score_gap_probability
+from rm_gallery.metaeval.calibration import (
+    DEFAULT_BINS,
+    TEMPERATURE_RANGE,
+    calibration_summary,
+    fit_temperature,
+    score_gap_probability,
+)
 from rm_gallery.metaeval.cost import cost_section
 from rm_gallery.metaeval.pairs import Pair
 from rm_gallery.metaeval.style import LENGTH_MARGIN
@@ -77,8 +84,9 @@ def calibration_sections(pairs: Sequence[Pair], *, bins: int = DEFAULT_BINS, tem
         if fitted is not None:
             refit = calibration_summary([score_gap_probability(g, 0.0, fitted) for g, _ in gaps], outcomes, bins)
             refit = {k: refit[k] for k in ("ece", "brier")}
+        at_bound = fitted is not None and any(math.isclose(fitted, b, rel_tol=1e-3) for b in TEMPERATURE_RANGE)
         out["score_gap"] = {**section, "temperature": temperature, "fitted_temperature": fitted,
-                            "fitted_in_sample": refit}
+                            "fitted_at_bound": at_bound, "fitted_in_sample": refit}
     for kind, section in out.items():
         section["against"] = CALIBRATION_TARGETS[kind]
     return out

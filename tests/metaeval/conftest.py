@@ -1,10 +1,10 @@
-"""Meta-evaluation test fixtures: the shared RewardBench file."""
+"""Meta-evaluation test fixtures: the shared RewardBench and RM-Bench data."""
 
 from pathlib import Path
 
 import pytest
 
-from ..conftest import REWARDBENCH, skip_or_fail
+from ..conftest import REWARDBENCH, SHARED_DATA, skip_or_fail
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +12,11 @@ def rewardbench_file() -> Path:
     if not REWARDBENCH.exists():
         skip_or_fail(f"shared data not found at {REWARDBENCH}")
     return REWARDBENCH
+
+
+@pytest.fixture(scope="session")
+def rmbench_dir() -> Path:
+    path = SHARED_DATA / "rm-bench"
+    if not path.is_dir():
+        skip_or_fail(f"shared data not found at {path}")
+    return path

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from rm_gallery.cli import main
+from rm_gallery.metaeval.calibration import logistic
 from rm_gallery.testing.stub_server import StubServer
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -31,10 +32,16 @@ def yes_if_good_first(request: dict) -> str:
     return "yes" if good_first(request) else "no"
 
 
+def rubric_score(request: dict) -> str:
+    """A rubric judge that scores the GOOD response 8 and any other 3 (spaced, so the stub's tokens are words)."""
+    return f"<eval> checked </eval> <answer> {8 if 'GOOD' in request['messages'][-1]['content'] else 3} </answer>"
+
+
 @pytest.fixture(scope="module")
 def servers():
-    with StubServer() as first, StubServer(picks_good) as good, StubServer(yes_if_good_first) as yes_no:
-        yield {"first": first, "good": good, "yes_no": yes_no}
+    with StubServer() as first, StubServer(picks_good) as good, StubServer(yes_if_good_first) as yes_no, \
+            StubServer(rubric_score) as rubric:
+        yield {"first": first, "good": good, "yes_no": yes_no, "rubric": rubric}
 
 
 @pytest.fixture
@@ -140,6 +147,37 @@ def test_data_file_graded_in_both_orders_then_compared(tmp_path, servers, data, 
     assert "14 judgments only in A" in one_error_line(capsys)
     assert main(["compare", str(good), str(short), "--out", str(cmp_dir), "--intersect", "--bootstrap", "0"]) == 0
     assert json.loads((cmp_dir / "compare.json").read_text())["overall"]["n"] == 10
+
+
+def test_rmbench_style_variants(tmp_path, servers, rmbench_dir):
+    out = tmp_path / "rm"
+    assert main(["bench", "rmbench", "--grader", "pairwise", "--data", str(rmbench_dir), "--limit", "1", "--out",
+                 str(out), "--bootstrap", "0", "--no-plots", *model(servers["first"])]) == 0
+    meta = json.loads((out / "summary.json").read_text())["meta"]
+    styles = meta["styles"]  # always the first shown: every cell right as given and wrong swapped
+    assert (styles["hard"], styles["normal"], styles["easy"]) == (0.5, 0.5, 0.5) and len(styles["cells"]) == 9
+    assert meta["strata"] == {"chat": 9, "code": 9, "safety": 9}  # --limit 1 row per domain, 9 pairs each
+    assert "style: hard" in (out / "report.md").read_text()
+    assert main(["meta-eval", str(out), "--no-plots"]) == 0  # units rebuilt from the directory of domain files
+    assert json.loads((out / "meta.json").read_text())["styles"] == styles
+
+
+def test_pointwise_expected_scores_are_calibrated_by_the_score_gap(tmp_path, servers, data):
+    out = tmp_path / "rubric"
+    assert main(["meta-eval", str(data), "--grader", "rubric", "--grader-arg", "score_mode=expected", "--out",
+                 str(out), *model(servers["rubric"])]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    gap = meta["calibration"]["score_gap"]  # expected scores 8 and 3 from the logprobs: gap 5, P = logistic(5)
+    assert gap["n"] == N and gap["mean_probability"] == pytest.approx(logistic(5))
+    assert gap["ece"] == pytest.approx(1 - logistic(5))
+    # every label A and every gap positive: perfectly separated, the fit runs to its sharpest temperature
+    assert gap["fitted_temperature"] == pytest.approx(0.01) and gap["fitted_at_bound"]
+    assert "at the edge of the search range" in (out / "meta.md").read_text()
+    assert meta["position"] is None and meta["judgments"] == N and meta["agreement"]["judgments"] == 2 * N
+    assert meta["agreement"]["kappa"] == 1.0
+    assert main(["meta-eval", str(out), "--score-temperature", "5", "--no-plots"]) == 0
+    hot = json.loads((out / "meta.json").read_text())["calibration"]["score_gap"]
+    assert hot["mean_probability"] == pytest.approx(logistic(1)) and hot["temperature"] == 5.0
 
 
 def test_one_line_errors(tmp_path, servers, data, capsys):

@@ -32,10 +32,19 @@ def test_score_gap_uses_the_logistic_map_and_reports_a_fitted_temperature():
     s = calibration_sections(pairs)["score_gap"]
     probs, outcomes = [logistic(2), logistic(-2), 0.5], [1, 1, 0]
     assert s["brier"] == pytest.approx(sum((p - y) ** 2 for p, y in zip(probs, outcomes, strict=True)) / 3)
-    assert s["temperature"] == 1.0 and s["fitted_temperature"] is not None
+    # (2, right), (-2, right), (0, wrong): the likelihood grows as T grows, so the fit stops at the search edge
+    assert s["temperature"] == 1.0 and s["fitted_temperature"] == pytest.approx(100) and s["fitted_at_bound"]
     assert set(s["fitted_in_sample"]) == {"ece", "brier"}
     hot = calibration_sections(pairs, temperature=4.0)["score_gap"]
     assert hot["mean_probability"] == pytest.approx((logistic(0.5) + logistic(-0.5) + 0.5) / 3)
+
+
+def test_fitted_temperature_inside_the_range():
+    # gap 1 wins 3 times of 4 alone would give T = 1 / ln 3 = 0.91; the lost gap -1 pulls it sharper
+    pairs = [pair("A", "A", scores=(6.0, 5.0))] * 3 + [pair("B", "B", scores=(6.0, 5.0))]
+    pairs.append(pair("A", "B", scores=(5.0, 6.0)))
+    s = calibration_sections(pairs)["score_gap"]
+    assert 0.5 < s["fitted_temperature"] < 0.91 and not s["fitted_at_bound"]
 
 
 def test_nothing_to_calibrate():
