@@ -58,15 +58,18 @@ def compare_plot(result: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     items = [("all", result["overall"]), *result["subsets"].items()]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.4 * len(items)))
+    reach = 5.0  # at least +-5 points, so a null result does not fill the axis with noise
     for y, (_, s) in enumerate(reversed(items)):
         if s["diff"] is None:
             continue
         lo, hi = s["ci"] or (s["diff"], s["diff"])
+        reach = max(reach, 100 * abs(lo), 100 * abs(hi), 100 * abs(s["diff"]))
         colour = "#C44E52" if (s.get("p_holm") if s.get("p_holm") is not None else s["p"]) < 0.05 else "#4C72B0"
         ax.errorbar(100 * s["diff"], y, xerr=[[100 * (s["diff"] - lo)], [100 * (hi - s["diff"])]], fmt="o",
                     color=colour, capsize=3)
     ax.set_yticks(range(len(items)), [name for name, _ in reversed(items)])
     ax.axvline(0, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlim(-1.1 * reach, 1.1 * reach)
     ax.set_xlabel(f"accuracy A − B (points, 95% CI); red: p < 0.05 (Holm across subsets)\n"
                   f"A = {result['a']['name']}, B = {result['b']['name']}", fontsize=8)
     fig.tight_layout()
