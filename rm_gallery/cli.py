@@ -251,7 +251,8 @@ def cmd_graders(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_grade, _add_graders]
 #: Subsystems that install their own subcommands with ``install(subparsers)``. They must keep heavy
 #: imports (torch, datasets, matplotlib) inside their command functions so ``--help`` stays instant.
-SUBCOMMAND_MODULES = ("rm_gallery.local.cli", "rm_gallery.benchmarks.cli", "rm_gallery.training.cli")
+SUBCOMMAND_MODULES = ("rm_gallery.local.cli", "rm_gallery.benchmarks.cli", "rm_gallery.training.cli",
+                      "rm_gallery.metaeval.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

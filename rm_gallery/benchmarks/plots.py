@@ -114,4 +114,6 @@ def write_plots(out_dir: Path, summary: dict[str, Any]) -> list[Path]:
         files.append(style_heatmaps(plt, extra["matrices"], extra["styles"], out_dir / "rmbench_heatmap.png"))
     if summary.get("position"):
         files.append(position_plot(plt, summary["position"], out_dir / "position.png"))
-    return files
+    from rm_gallery.metaeval.plots import write_meta_plots
+
+    return files + write_meta_plots(out_dir, summary.get("meta"))

@@ -55,7 +55,11 @@ def markdown_report(summary: dict[str, Any]) -> str:
         rows = [[name, pct(m["value"]), ci_text(m["ci"])] for name, m in summary["metrics"].items()]
         lines += ["## Other metrics", "", *_table(["metric", "value", "95% CI"], rows), ""]
     pos = summary.get("position")
-    if pos and "accuracy_ab" in pos:
+    if summary.get("meta"):  # position, bias, agreement, calibration, cost (rm_gallery.metaeval)
+        from rm_gallery.metaeval.report import meta_sections
+
+        lines += ["## Judge meta-evaluation", "", *meta_sections(summary["meta"], 3)]
+    elif pos and "accuracy_ab" in pos:
         keys = ["accuracy_ab", "accuracy_ba", "both_correct", "consistency", "first_shown_rate"]
         lines += ["## Position", "", *_table(["accuracy (given order)", "accuracy (swapped)", "both correct",
                                               "consistency", "first shown picked"], [[pct(pos[k]) for k in keys]]),

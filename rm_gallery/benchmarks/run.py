@@ -34,6 +34,16 @@ def check_resumable(out: Path, settings: dict[str, Any], *, resume: bool) -> Non
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
+def bench_meta(units: Sequence[Unit], results: Sequence[Any], run: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge meta-evaluation section (:mod:`rm_gallery.metaeval`) over the units' pairs; None if none."""
+    from rm_gallery.metaeval.pairs import pairs_from
+    from rm_gallery.metaeval.summary import meta_summary
+
+    samples = [(s, u.stratum) for u in units for s in u.samples]
+    pairs = pairs_from([s for s, _ in samples], results, [stratum for _, stratum in samples])
+    return meta_summary(pairs, run=run) if pairs else None
+
+
 def _needs_ratings(unit: Unit) -> bool:
     return any(s.metadata.get("route") == RATINGS_ROUTE for s in unit.samples)
 
@@ -97,5 +107,6 @@ async def run_benchmark(bench: Benchmark, rows: Sequence[Any], grader: Any, *, o
         **summary,
         "run": runner.summary.to_dict(),
     }
+    summary["meta"] = bench_meta(units, results, summary["run"])
     write_report(out, summary, plots=plots)
     return summary

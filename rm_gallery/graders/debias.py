@@ -85,8 +85,10 @@ class PositionDebiasedGrader:
         p = sum(probs) / len(probs) if len(probs) == len(ok) else None
         if p is not None and swapped:
             p = 1.0 - p
+        confs = [r.confidence for r in ok if r.confidence is not None]  # about its own verdict: no flip
+        conf = sum(confs) / len(confs) if len(confs) == len(ok) else None
         meta = {"votes": winners} if self.votes > 1 else {}
-        return Verdict(winner=majority(winners), probability=p, raw=ok[0].raw, reason=ok[0].reason,
+        return Verdict(winner=majority(winners), probability=p, confidence=conf, raw=ok[0].raw, reason=ok[0].reason,
                        usage=Usage.total(runs), metadata=meta)
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
@@ -126,6 +128,8 @@ def _order_record(r: Result) -> dict[str, Any]:
             out["votes"] = r.metadata["votes"]
         if r.probability is not None:
             out["probability"] = r.probability
+        if r.confidence is not None:
+            out["confidence"] = r.confidence
     elif isinstance(r, GraderError):
         out["message"] = r.message
     return out
