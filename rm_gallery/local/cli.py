@@ -1,4 +1,4 @@
-"""Subcommands for local inference: ``demo`` (the main job), ``serve`` and ``build-tiny-model``."""
+"""Subcommands for local inference: ``demo`` (the main job), ``serve``, ``build-model`` and ``build-tiny-model``."""
 
 from __future__ import annotations
 
@@ -43,8 +43,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _cmd_build_model(args: argparse.Namespace) -> int:
+    from rm_gallery.local.smollm2 import run
+
+    return run(args)
+
+
 def install(sub: Any) -> None:
-    from rm_gallery.local import demo, tiny_model, vllm_server
+    from rm_gallery.local import demo, smollm2, tiny_model, vllm_server
 
     p = sub.add_parser("demo", help="the main job: grade the bundled labelled pairs and write a report",
                        description=demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,6 +59,10 @@ def install(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve a local model folder with vLLM on CPU")
     vllm_server.add_arguments(p)
     p.set_defaults(func=_cmd_serve)
+    p = sub.add_parser("build-model", help="build a built-in model folder: smollm2 (the real default judge, "
+                                           "SmolLM2-135M-Instruct) or tiny (random weights); cached, offline")
+    smollm2.add_arguments(p)
+    p.set_defaults(func=_cmd_build_model)
     p = sub.add_parser("build-tiny-model", help="build the tiny random test model (offline, seconds)")
     tiny_model.add_arguments(p)
     p.set_defaults(func=_cmd_build)

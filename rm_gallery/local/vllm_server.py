@@ -446,7 +446,8 @@ def _serve(server: VLLMServer) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``serve`` options to ``parser``."""
-    parser.add_argument("--model", required=True, type=Path, help="local model directory")
+    parser.add_argument("--model", required=True, help="local model directory, or a built-in model: smollm2 (the "
+                        "real default judge), tiny (random weights); built on first use")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address")
     parser.add_argument("--served-model-name", default=None, help="default: model dir name")
@@ -468,14 +469,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the ``serve`` subcommand."""
+    """Run the ``serve`` subcommand (a built-in model name is built first and served under its own name)."""
+    from rm_gallery.local.models import builtin, resolve_model
+
+    known = builtin(args.model)
     return serve_forever(
-        args.model,
+        resolve_model(args.model),
         port=args.port,
         host=args.host,
-        served_model_name=args.served_model_name,
+        served_model_name=args.served_model_name or (known.served_name if known else None),
         max_model_len=args.max_model_len,
-        dtype=args.dtype,
+        dtype=args.dtype or (known.dtype if known else None),
         python=args.python,
         startup_timeout=args.startup_timeout,
         extra_args=args.vllm_arg,
