@@ -43,7 +43,7 @@ from rm_gallery.types import GraderError, ParseFailure, Result, Sample, Score, U
 TAGS = ("think", "generate_rubrics", "eval", "answer")
 SCALE = (0.0, 10.0)
 _SCORE = re.compile(r"^(?:score\s*[:=]?\s*)?(\d+(?:\.\d+)?)\s*(?:/\s*10)?\.?$", re.IGNORECASE)
-_RUBRIC_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*(.+)$", re.MULTILINE)
+_RUBRIC_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s+(\S.*)")
 
 Aggregate = Literal["mean", "majority"]
 
@@ -63,21 +63,43 @@ def tags_in_order(text: str, tags: tuple[str, ...] = TAGS) -> bool:
     return True
 
 
+#: How many rubrics the judge must generate per instance (the template asks for 1 to 3).
+GENERATED_RUBRICS = (1, 3)
+
+
 @dataclass(frozen=True)
 class RubricJudgment:
-    """What a rubric judge said: the score (or winner), its generated rubrics, and whether the format held."""
+    """What a rubric judge said: the score (or winner), its generated rubrics, and whether the format held.
+
+    ``format_ok`` is ``tags_ok`` (the four tags complete and in order) and 1-3 generated rubrics. A wrong
+    rubric count is a format flag, not a parse error: the verdict in ``<answer>`` is still readable, and
+    PaTaRM's format reward (:func:`rm_gallery.training.rewards.format_penalty`) is where format faults are
+    charged.
+    """
 
     score: float | None
     winner: Winner | None
     generated_rubrics: tuple[str, ...]
     evaluation: str | None
     format_ok: bool
+    tags_ok: bool = True
+
+
+def generated_rubric_items(block: str) -> tuple[str, ...]:
+    """The rubrics in a ``<generate_rubrics>`` block: its top-level list items, else its non-empty lines."""
+    marked = [(len(line) - len(line.lstrip()), m.group(1).strip()) for line in block.splitlines()
+              if (m := _RUBRIC_ITEM.match(line))]
+    if marked:
+        top = min(indent for indent, _ in marked)
+        return tuple(item for indent, item in marked if indent == top)
+    return tuple(line.strip() for line in block.splitlines() if line.strip())
 
 
 def _judgment(text: str, score: float | None, winner: Winner | None) -> RubricJudgment:
-    rubrics = last_block(text, "generate_rubrics") or ""
-    items = tuple(m.strip() for m in _RUBRIC_ITEM.findall(rubrics)) or ((rubrics,) if rubrics else ())
-    return RubricJudgment(score, winner, items, last_block(text, "eval"), tags_in_order(text))
+    items = generated_rubric_items(last_block(text, "generate_rubrics") or "")
+    tags_ok = tags_in_order(text)
+    count_ok = GENERATED_RUBRICS[0] <= len(items) <= GENERATED_RUBRICS[1]
+    return RubricJudgment(score, winner, items, last_block(text, "eval"), tags_ok and count_ok, tags_ok)
 
 
 def parse_rubric_score(text: str, scale: tuple[float, float] = SCALE) -> RubricJudgment | ParseFailure:
