@@ -1,5 +1,11 @@
 """PaTaRM's primary rubrics per task domain (data files with score bands) and a simple domain router.
 
+PaTaRM (arXiv 2510.24235v1, abstract) "employs a task-adaptive rubric system that flexibly generates
+evaluation criteria for both global task consistency and instance-specific fine-grained reasoning": the
+primary rubrics here are the global part, the 1-3 rubrics the judge writes in ``<generate_rubrics>`` the
+instance-specific part. Only the paper's first page is stored on this machine; its appendix (the rubric text)
+and Figure 10 (the prompt) could not be read, so each file's ``source`` block marks what is the paper's.
+
 The paper's domains are chat, math, code and safety ("Both modes use task-adaptive rubrics for math, code,
 chat, and safety tasks.", the authors' model card). ``instruction_following`` is an rm_gallery extension,
 used only when asked for by name; the router sends instruction-following prompts to the paper's chat rubric.
