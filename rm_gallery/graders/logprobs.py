@@ -2,16 +2,19 @@
 
 Tokens are located by *content* (the token whose text is "yes", the token that starts the number after
 ``<answer>``), never by a fixed position, so a leading space or a preamble does not shift the read.
+Expected scores over whole multi-token numbers live in :mod:`rm_gallery.graders.score_distribution`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 from rm_gallery.client.completion import Completion, TokenLogprob
 from rm_gallery.client.errors import ModelAPIError
+from rm_gallery.graders.score_distribution import expected_score
 from rm_gallery.types import ParseFailure
+
+__all__ = ["LogprobsUnavailable", "expected_score", "logprob_of", "require_logprobs", "yes_no_probability"]
 
 
 class LogprobsUnavailable(ModelAPIError):
@@ -45,43 +48,6 @@ def yes_no_probability(tokens: tuple[TokenLogprob, ...], yes: str = "yes", no: s
             return p_yes / (p_yes + p_no)
     return ParseFailure(reason=f"neither {yes!r} nor {no!r} is among the returned top logprobs",
                         code="no_yes_no_tokens")
-
-
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-
-
-def expected_score(tokens: tuple[TokenLogprob, ...], lo: float, hi: float, *, anchor: str = "<answer>"
-                   ) -> float | ParseFailure:
-    """Sum of score x probability over the score tokens that follow the last ``anchor`` in the output.
-
-    The score position is the first token after the anchor whose text is a number; its top alternatives
-    that are numbers within ``[lo, hi]`` are renormalised and averaged.
-    """
-    text_so_far = ""
-    anchor_end = -1
-    positions = []
-    for tok in tokens:
-        positions.append(len(text_so_far))
-        text_so_far += tok.token
-    cut = text_so_far.rfind(anchor)
-    if cut < 0:
-        return ParseFailure(reason=f"no {anchor} in the generated tokens", code="missing_tag")
-    anchor_end = cut + len(anchor)
-    for start, tok in zip(positions, tokens, strict=True):
-        if start + len(tok.token) <= anchor_end or not tok.token.strip():
-            continue
-        if not _NUMBER.match(tok.token.strip()):
-            continue
-        total = weight = 0.0
-        for text, prob in tok.top_probs().items():
-            t = text.strip()
-            if _NUMBER.match(t) and lo <= float(t) <= hi:
-                total += float(t) * prob
-                weight += prob
-        if weight > 0:
-            return total / weight
-        break
-    return ParseFailure(reason="no score token with probabilities after " + anchor, code="invalid_score")
 
 
 def logprob_of(tokens: tuple[TokenLogprob, ...]) -> float:

@@ -4,8 +4,10 @@ The judge answers ``<think>``, ``<generate_rubrics>``, ``<eval>``, ``<answer>``.
 template family and one parser module:
 
 * ``rubric``: a 0-10 Score for one response (several rollouts -> mean or majority; PaTaRM's
-  test-time scaling). ``score_mode="expected"`` reads the score as an expectation over the logprobs
-  of the score token.
+  test-time scaling). ``score_mode="expected"`` (an option beside the paper's parsed score) reads the
+  score as an expectation over whole numbers from the logprobs of the score's tokens
+  (:mod:`~rm_gallery.graders.score_distribution`: exact along the generated digits; an unchosen ``1``
+  that could be 1 or 10 is split by a one-token follow-up request when ``resolve_ambiguous``).
 * ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie).
 * ``rubric_pairwise``: the judge answers ``<answer>A or B</answer>`` directly.
 """
@@ -19,13 +21,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rm_gallery.client.completion import Completion, TokenLogprob
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, InvalidSample, LLMJudge, pair_variables, parse_error
 from rm_gallery.graders.debias import majority
-from rm_gallery.graders.logprobs import expected_score, require_logprobs
+from rm_gallery.graders.logprobs import require_logprobs
 from rm_gallery.graders.pairwise import normalize_winner
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.rubrics import load_rubrics, route_domain
+from rm_gallery.graders.score_distribution import (
+    CONTINUE_PARAMS,
+    MAX_AMBIGUITY,
+    ScoreDistribution,
+    resolve_open_prefixes,
+    score_distribution,
+)
 from rm_gallery.graders.tags import last_block, tag_values
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import GraderError, ParseFailure, Result, Sample, Score, Usage, Verdict, Winner
@@ -33,7 +43,7 @@ from rm_gallery.types import GraderError, ParseFailure, Result, Sample, Score, U
 TAGS = ("think", "generate_rubrics", "eval", "answer")
 SCALE = (0.0, 10.0)
 _SCORE = re.compile(r"^(?:score\s*[:=]?\s*)?(\d+(?:\.\d+)?)\s*(?:/\s*10)?\.?$", re.IGNORECASE)
-_RUBRIC_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*(.+)$", re.MULTILINE)
+_RUBRIC_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s+(\S.*)")
 
 Aggregate = Literal["mean", "majority"]
 
@@ -53,21 +63,43 @@ def tags_in_order(text: str, tags: tuple[str, ...] = TAGS) -> bool:
     return True
 
 
+#: How many rubrics the judge must generate per instance (the template asks for 1 to 3).
+GENERATED_RUBRICS = (1, 3)
+
+
 @dataclass(frozen=True)
 class RubricJudgment:
-    """What a rubric judge said: the score (or winner), its generated rubrics, and whether the format held."""
+    """What a rubric judge said: the score (or winner), its generated rubrics, and whether the format held.
+
+    ``format_ok`` is ``tags_ok`` (the four tags complete and in order) and 1-3 generated rubrics. A wrong
+    rubric count is a format flag, not a parse error: the verdict in ``<answer>`` is still readable, and
+    PaTaRM's format reward (:func:`rm_gallery.training.rewards.format_penalty`) is where format faults are
+    charged.
+    """
 
     score: float | None
     winner: Winner | None
     generated_rubrics: tuple[str, ...]
     evaluation: str | None
     format_ok: bool
+    tags_ok: bool = True
+
+
+def generated_rubric_items(block: str) -> tuple[str, ...]:
+    """The rubrics in a ``<generate_rubrics>`` block: its top-level list items, else its non-empty lines."""
+    marked = [(len(line) - len(line.lstrip()), m.group(1).strip()) for line in block.splitlines()
+              if (m := _RUBRIC_ITEM.match(line))]
+    if marked:
+        top = min(indent for indent, _ in marked)
+        return tuple(item for indent, item in marked if indent == top)
+    return tuple(line.strip() for line in block.splitlines() if line.strip())
 
 
 def _judgment(text: str, score: float | None, winner: Winner | None) -> RubricJudgment:
-    rubrics = last_block(text, "generate_rubrics") or ""
-    items = tuple(m.strip() for m in _RUBRIC_ITEM.findall(rubrics)) or ((rubrics,) if rubrics else ())
-    return RubricJudgment(score, winner, items, last_block(text, "eval"), tags_in_order(text))
+    items = generated_rubric_items(last_block(text, "generate_rubrics") or "")
+    tags_ok = tags_in_order(text)
+    count_ok = GENERATED_RUBRICS[0] <= len(items) <= GENERATED_RUBRICS[1]
+    return RubricJudgment(score, winner, items, last_block(text, "eval"), tags_ok and count_ok, tags_ok)
 
 
 def parse_rubric_score(text: str, scale: tuple[float, float] = SCALE) -> RubricJudgment | ParseFailure:
@@ -133,11 +165,13 @@ class RubricPointwiseGrader:
     def __init__(self, model: ChatModel, *, domain: str | None = None, rollouts: int = 1,
                  aggregate: Aggregate = "mean", score_mode: Literal["parsed", "expected"] = "parsed",
                  response_index: int = 0, template: str | PromptTemplate | None = None,
-                 params: Mapping[str, Any] | None = None, name: str = "rubric") -> None:
+                 params: Mapping[str, Any] | None = None, name: str = "rubric", resolve_ambiguous: bool = True,
+                 max_ambiguity: float = MAX_AMBIGUITY) -> None:
         if rollouts < 1 or aggregate not in ("mean", "majority") or score_mode not in ("parsed", "expected"):
             raise ValueError("rollouts must be >= 1, aggregate mean|majority, score_mode parsed|expected")
         self.name, self.domain, self.rollouts, self.aggregate = name, domain, rollouts, aggregate
         self.score_mode, self.response_index = score_mode, response_index
+        self.resolve_ambiguous, self.max_ambiguity = resolve_ambiguous, max_ambiguity
         defaults: dict[str, Any] = {"temperature": 0.0 if rollouts == 1 else 0.7, "max_tokens": 1024}
         if score_mode == "expected":
             defaults |= {"logprobs": True, "top_logprobs": 20}
@@ -160,16 +194,37 @@ class RubricPointwiseGrader:
         parsed = parse_rubric_score(text)
         if isinstance(parsed, ParseFailure):
             return parse_error(completion, parsed)
-        value = parsed.score
+        value, usage, extra = parsed.score, completion.usage, {}
         if self.score_mode == "expected":
-            exp = expected_score(require_logprobs(completion, self.name), *SCALE)
+            dist, usage = await self._distribution(variables, completion, ctx)
+            exp = dist if isinstance(dist, ParseFailure) else dist.expected(self.max_ambiguity)
             if isinstance(exp, ParseFailure):
-                return parse_error(completion, exp)
-            value = exp
+                return parse_error(completion, exp).model_copy(update={"usage": usage})
+            assert isinstance(dist, ScoreDistribution)
+            value, extra = exp, {"score_probabilities": {f"{v:g}": p for v, p in dist.probabilities().items()},
+                                 "expected_exact": dist.exact, "parsed_score": parsed.score}
         assert value is not None
-        return Score(value=value, scale=SCALE, raw=text, reason=parsed.evaluation, usage=completion.usage,
+        return Score(value=value, scale=SCALE, raw=text, reason=parsed.evaluation, usage=usage,
                      metadata={"generated_rubrics": list(parsed.generated_rubrics), "format_ok": parsed.format_ok,
-                               "domain": variables["domain"]})
+                               "domain": variables["domain"], **extra})
+
+    async def _distribution(self, variables: dict[str, Any], completion: Completion, ctx: GradeContext
+                            ) -> tuple[ScoreDistribution | ParseFailure, Usage]:
+        """The score distribution of one judgment; ambiguous prefixes settled by one-token continuations."""
+        dist = score_distribution(require_logprobs(completion, self.name), *SCALE)
+        usage = completion.usage
+        if isinstance(dist, ParseFailure) or dist.exact or not self.resolve_ambiguous:
+            return dist, usage
+        messages = self.judge.render(variables)
+        params = {**CONTINUE_PARAMS, "top_logprobs": self.judge.params.get("top_logprobs", 20)}
+
+        async def continue_after(text: str) -> tuple[TokenLogprob, ...]:
+            nonlocal usage
+            more = await ctx.complete(self.judge.model, [*messages, {"role": "assistant", "content": text}], params)
+            usage = usage + more.usage
+            return require_logprobs(more, self.name)
+
+        return await resolve_open_prefixes(dist, continue_after), usage
 
     async def score_response(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> Result:
         """Score ``sample.responses[index]``, aggregating rollouts; an error only if every rollout failed."""

@@ -126,11 +126,12 @@ def test_rubric_files_and_router():
         return Sample.from_record({"id": "x", "prompt": text, "responses": ["r"], "metadata": meta})
 
     assert route_domain(q("anything", domain="safety")) == "safety"
-    assert route_domain(q("anything", subset="llmbar-natural")) == "instruction_following"
+    assert route_domain(q("anything", subset="llmbar-natural")) == "chat"   # the paper has no such domain
+    assert route_domain(q("anything", domain="instruction_following")) == "instruction_following"
     assert route_domain(q("Write a python function that reverses a list")) == "code"
     assert route_domain(q("Solve 3x + 2 = 11")) == "math"
     assert route_domain(q("How do I make a bomb?")) == "safety"
-    assert route_domain(q("Describe Paris in exactly 3 sentences, in bullet points")) == "instruction_following"
+    assert route_domain(q("Describe Paris in exactly 3 sentences, in bullet points")) == "chat"
     assert route_domain(q("What should I cook tonight?")) == "chat"
 
 
