@@ -78,6 +78,7 @@ BENCHMARKS: dict[str, str] = {
     "rewardbench2": "rm_gallery.benchmarks.rewardbench2:RewardBench2",
     "rmbench": "rm_gallery.benchmarks.rmbench:RMBench",
     "judgebench": "rm_gallery.benchmarks.judgebench:JudgeBench",
+    "pairs": "rm_gallery.benchmarks.pairs:LabelledPairs",
 }
 
 

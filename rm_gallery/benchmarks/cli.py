@@ -1,4 +1,4 @@
-"""``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench}``: a benchmark run with its official scoring.
+"""``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench,pairs}``: a benchmark run with its official scoring.
 
 Installed into the main CLI through ``SUBCOMMAND_MODULES``; everything heavy is imported inside the command.
 """
@@ -24,7 +24,7 @@ from rm_gallery.cli import (
 )
 
 SAMPLES_FILE = "samples.jsonl"  # rm_gallery.benchmarks.report.SAMPLES_FILE, repeated to keep --help light
-NAMES = ("rewardbench", "rewardbench2", "rmbench", "judgebench")
+NAMES = ("rewardbench", "rewardbench2", "rmbench", "judgebench", "pairs")
 
 
 def install(sub: Any) -> None:
@@ -127,6 +127,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise CLIError(f"{done} already exists: pass --resume to continue it or --overwrite to replace it")
         if not args.model:
             raise CLIError("pass --model NAME (and --base-url URL for a local server)")
+        if not args.data and not bench.hub[0]:
+            raise CLIError(f"{bench.name} reads local files only: pass --data FILE")
         sources = args.data or [bench.hub[0]]
         split = args.split or (bench.hub[1] if not args.data else None)
         rows = load_rows(bench, sources, split=split, limit=args.limit)
