@@ -25,7 +25,7 @@ MILLION = "x" * 1_000_000
 
 #: name -> (the malformed row, the field the error must name, a phrase the message must contain)
 CASES = {
-    "missing_response": ({"prompt": "p", "chosen": "a"}, "rejected", "got NoneType"),
+    "missing_response": ({"prompt": "p", "chosen": "a"}, "rejected", "missing (accepted record shapes: "),
     "missing_query": ({"responses": ["a", "b"]}, "messages", "missing"),
     "wrong_type_response": ({"prompt": "p", "chosen": 5, "rejected": "b"}, "chosen", "got int"),
     "wrong_type_query": ({"prompt": 7, "chosen": "a", "rejected": "b"}, "prompt", "expected a non-empty list"),
