@@ -6,7 +6,7 @@
 #
 # Needs the dev venv (.venv) and the vLLM venv (.venv-vllm, from scripts/setup_vllm_env.sh); creates OpenJudge's
 # own venv (.venv-openjudge) on first use. Any extra argument is passed to every script (only --quick is shared).
-# perf/fuzz_parsers.py and perf/load_test.py run too when present.
+# perf/fuzz_parsers.py, perf/load_test.py and perf/check_data.py run too when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${RM_GALLERY_VENV:-.venv}/bin/python
@@ -14,7 +14,7 @@ PY=${RM_GALLERY_VENV:-.venv}/bin/python
 [ -x .venv-vllm/bin/python ] || bash scripts/setup_vllm_env.sh >/dev/null
 
 scripts=(engine_throughput transports warm_cache scale_out compare_openjudge token_economy)
-for extra in fuzz_parsers load_test; do
+for extra in fuzz_parsers load_test check_data; do
     [ -f "perf/$extra.py" ] && scripts+=("$extra")
 done
 

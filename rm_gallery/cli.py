@@ -161,6 +161,33 @@ def _build_graders(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     return cfg.graders, cfg.aggregators, cfg.runner
 
 
+def _print_skipped(skipped: list[str], summary_file: str | None) -> None:
+    """The first 20 skipped rows on stderr, one line each."""
+    for line in skipped[:20]:
+        print(f"skipped: {line}", file=sys.stderr)
+    if len(skipped) > 20:
+        see = f" (see {summary_file})" if summary_file else ""
+        print(f"skipped: ... and {len(skipped) - 20} more{see}", file=sys.stderr)
+
+
+def _check_data(data_path: Path, args: argparse.Namespace) -> None:
+    """Validate every row before the judge is contacted: bad data is reported as such, even behind a dead URL,
+    and a run never stops half-way on row N. One streaming pass, no Sample kept (a few seconds per 100k rows)."""
+    import time
+
+    from rm_gallery.loaders import check_samples
+
+    start = time.monotonic()
+    report = check_samples(data_path, on_error=args.on_error, limit=args.limit)
+    if report.rows == 0 and args.limit != 0:  # never a silent 0: say there is nothing to grade, and why
+        _print_skipped(report.skipped, None)
+        why = f"all {len(report.skipped)} rows were malformed and skipped" if report.skipped else "it has no records"
+        raise CLIError(f"{data_path}: no samples graded: {why}")
+    took = time.monotonic() - start
+    if took > 2 and not args.no_progress:
+        print(f"checked {report.rows} rows of {data_path} in {took:.0f}s", file=sys.stderr)
+
+
 async def _grade(args: argparse.Namespace) -> int:
     from rm_gallery.loaders import LoadReport, detect_format, iter_samples
     from rm_gallery.runner import GradingRunner, models_of
@@ -175,6 +202,7 @@ async def _grade(args: argparse.Namespace) -> int:
         raise CLIError("--retry-errors re-grades failed pairs of a previous run: use it with --resume")
     if out.exists() and out.stat().st_size and not (args.resume or args.overwrite):
         raise CLIError(f"{out} already exists: pass --resume to continue it or --overwrite to replace it")
+    _check_data(data_path, args)
     models = {id(m): m for c in graders.values() for m in models_of(c.grader)}
     try:
         await check_models(models.values())
@@ -204,14 +232,8 @@ async def _grade(args: argparse.Namespace) -> int:
                                           "skipped_rows": report.skipped}
     Path(str(out) + ".summary.json").write_text(json.dumps(summary, indent=2))
     print(runner.summary.table())
-    for line in report.skipped[:20]:
-        print(f"skipped: {line}", file=sys.stderr)
-    if len(report.skipped) > 20:
-        print(f"skipped: ... and {len(report.skipped) - 20} more (see {out}.summary.json)", file=sys.stderr)
+    _print_skipped(report.skipped, f"{out}.summary.json")
     print(f"results: {out}")
-    if report.rows == 0 and args.limit != 0:  # never a silent 0: say there was nothing to grade, and why
-        why = f"all {len(report.skipped)} rows were malformed and skipped" if report.skipped else "it has no records"
-        raise CLIError(f"{data_path}: no samples graded: {why}")
     return 0
 
 

@@ -1,8 +1,8 @@
 """Read sample files (JSON, JSONL, parquet) lazily, with errors that name the file, row and field.
 
-``iter_records`` streams raw dicts; ``iter_samples`` turns them into Samples. JSONL and parquet are read
-incrementally, so memory does not grow with the file. With ``on_error="skip"`` malformed rows are
-reported (``LoadReport.skipped``) instead of stopping the run.
+``iter_records`` streams raw dicts; ``iter_samples`` turns them into Samples; ``check_samples`` validates a whole
+file without keeping it. JSONL and parquet are read incrementally, so memory does not grow with the file. With
+``on_error="skip"`` malformed rows are reported (``LoadReport.skipped``) instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -197,6 +197,16 @@ def iter_samples(path: str | Path, *, fmt: str | None = None, on_error: Literal[
             continue
         report.rows += 1
         yield sample
+
+
+def check_samples(path: str | Path, *, fmt: str | None = None, on_error: Literal["raise", "skip"] = "raise",
+                  limit: int | None = None) -> LoadReport:
+    """Validate every row a run would read, keeping no Sample: memory stays flat, the first bad row raises
+    (or every bad row is reported with ``on_error="skip"``). Lets a run fail on its data before any request."""
+    report = LoadReport()
+    for _ in iter_samples(path, fmt=fmt, on_error=on_error, report=report, limit=limit):
+        pass
+    return report
 
 
 def load_samples(path: str | Path, **kwargs: Any) -> list[Sample]:

@@ -46,6 +46,11 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+#: The accepted shapes in one line, for the error when a record lacks a field its shape needs.
+SHAPES = ("accepted record shapes: native {messages|query|prompt, responses}, RM-Gallery {input, output}, "
+          "preference pair {prompt|messages|query, chosen, rejected}")
+
+
 class RecordError(ValueError):
     """A record that cannot become a Sample; ``field`` names the offending field."""
 
@@ -53,6 +58,13 @@ class RecordError(ValueError):
         super().__init__(f"field '{field}': {message}")
         self.field = field
         self.message = message
+
+
+def _missing(field: str, record: Mapping[str, Any]) -> RecordError:
+    """A field the record's shape needs is absent: say so, and list the shapes that are accepted."""
+    hint = ("; RMB rows (conversation_input, chosen, reject) are read by `rm-gallery bench rmb`"
+            if "conversation_input" in record else "")
+    return RecordError(field, f"missing ({SHAPES}){hint}")
 
 
 def _require_str(value: Any, field: str, *, allow_empty: bool = False) -> str:
@@ -172,23 +184,25 @@ def sample_from_record(record: Mapping[str, Any], *, default_id: str | None = No
     extra = {k: v for k, v in record.items() if k not in _RESERVED}
     # A null counts as absent: parquet (and pandas-made JSON) give every row every column, null where unset.
     present = {k for k, v in record.items() if v is not None}
+    def need(*names: str) -> str:  # the first of ``names`` the record has, else a "missing" error for the first
+        found = next((n for n in names if n in present), None)
+        if found is None:
+            raise _missing(names[0], record)
+        return found
+
     if "input" in present or "output" in present:  # RM-Gallery pairwise record
-        messages = _messages(record.get("input"), "input")
-        responses = _responses(record.get("output"), "output")
+        messages = _messages(record[need("input")], "input")
+        responses = _responses(record[need("output")], "output")
         label = _label(record.get("label"), meta, "label")
     elif "chosen" in present or "rejected" in present:
-        prompt = record.get("prompt", record.get("messages", record.get("query")))
-        messages = _messages(prompt, "prompt")
-        responses = (_response(record.get("chosen"), "chosen"), _response(record.get("rejected"), "rejected"))
+        key = need("prompt", "messages", "query")
+        messages = _messages(record[key], key)
+        responses = (_response(record[need("chosen")], "chosen"), _response(record[need("rejected")], "rejected"))
         label = _label(record.get("label"), meta, "label") or Label(preferred="A")
     else:
-        key = next((k for k in ("messages", "query", "prompt") if k in present), None)
-        if key is None:
-            raise RecordError("messages", "missing (expected one of messages, query, prompt, input)")
+        key = need("messages", "query", "prompt")
         messages = _messages(record[key], key)
-        if "responses" not in present:
-            raise RecordError("responses", "missing")
-        responses = _responses(record["responses"], "responses")
+        responses = _responses(record[need("responses")], "responses")
         label = _label(record.get("label"), meta, "label")
     try:
         return Sample(id=_record_id(record, meta, default_id), messages=messages, responses=responses,

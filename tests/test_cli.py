@@ -71,13 +71,37 @@ def test_missing_file(capsys, tmp_path):
 def test_malformed_row_names_row_and_field(capsys, tmp_path, server):
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "a", "chosen": "x", "rejected": "y"}\n{"prompt": "b", "chosen": 5, "rejected": "y"}\n')
+    before = server.counts["requests"]
     code = main(["grade", str(data), "--grader", "pairwise", "--model", "m", "--base-url", server.base_url,
                  "--out", str(tmp_path / "o.jsonl"), "--no-cache", "--no-progress"])
     assert code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == f"error: {data}, row 2: field 'chosen': expected a string or an object with 'content', got int"
-    # the row graded before the bad one is kept
-    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 1
+    assert error_line(capsys) == \
+        f"error: {data}, row 2: field 'chosen': expected a string or an object with 'content', got int"
+    # the whole file is checked before the judge is asked anything: no request, no half-graded output
+    assert server.counts["requests"] == before and not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("bad_row", [1, 3000])
+def test_bad_data_behind_an_unreachable_judge_reports_the_data(capsys, tmp_path, bad_row):
+    rows = [json.dumps({"prompt": f"q{i}", "chosen": "x", "rejected": "y"}) for i in range(3000)]
+    rows[bad_row - 1] = json.dumps({"prompt": "q", "chosen": "x"})
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    code = main(["grade", str(data), "--grader", "pairwise", "--model", "m", "--base-url",
+                 f"http://127.0.0.1:{_free_port()}/v1", "--out", str(tmp_path / "o.jsonl"), "--no-cache"])
+    assert code == 2
+    assert error_line(capsys).startswith(f"error: {data}, row {bad_row}: field 'rejected': missing")
+
+
+def test_all_rows_skipped_fails_before_contacting_the_judge(capsys, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "q"}\nnot json\n')
+    code = main(["grade", str(data), "--grader", "pairwise", "--model", "m", "--base-url",
+                 f"http://127.0.0.1:{_free_port()}/v1", "--out", str(tmp_path / "o.jsonl"), "--on-error", "skip"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: {data}: no samples graded: all 2 rows were malformed and skipped"
+    assert [x.split(": ")[1] for x in err[:-1]] == [f"{data}, row 1", f"{data}, row 2"]
 
 
 def test_skip_mode_reports_bad_rows(capsys, tmp_path, server):

@@ -47,6 +47,7 @@ def test_bad_rows_raise_or_are_skipped_and_reported(tmp_path):
     samples = list(iter_samples(p, on_error="skip", report=report))
     assert len(samples) == 2 and len(samples[1].responses[0].content) == 1_000_000
     assert [s.split(", ", 1)[1] for s in report.skipped] == [
-        "row 2: field 'rejected': expected a string or an object with 'content', got NoneType",
+        "row 2: field 'rejected': missing (accepted record shapes: native {messages|query|prompt, responses}, "
+        "RM-Gallery {input, output}, preference pair {prompt|messages|query, chosen, rejected})",
         "row 3: field 'metadata': is a string but not valid JSON (Expecting property name enclosed in double "
         "quotes at char 1)"]

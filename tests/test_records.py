@@ -59,3 +59,32 @@ def test_malformed_records_name_the_field(rec, field):
     assert e.value.field == field
     assert f"field '{field}'" in str(e.value) and "\n" not in str(e.value)
 
+
+
+RMB_PAIR = {"pair_uid": "7989", "category_path": "Pairwise_set/Helpfulness/Chat/Discussion",
+            "conversation_input": [{"role": "user", "content": "Your opinion on GPT-3.5?", "language": "English"}],
+            "chosen": {"llm_name": "m1", "answer": "It is capable."}, "reject": {"llm_name": "m2", "answer": "Hm."}}
+
+
+@pytest.mark.parametrize("rec, field", [
+    (RMB_PAIR, "prompt"),                                         # an RMB pairwise row: no prompt, no rejected
+    ({"prompt": "q", "chosen": "x"}, "rejected"),
+    ({"messages": [{"role": "user", "content": "q"}], "rejected": "y"}, "chosen"),
+    ({"prompt": None, "chosen": "x", "rejected": "y"}, "prompt"),  # a parquet null is absent
+    ({"input": [{"role": "user", "content": "q"}]}, "output"),
+    ({"output": [{"content": "a"}]}, "input"),
+    ({"query": "q"}, "responses"),
+    ({"responses": ["a"]}, "messages"),
+])
+def test_an_absent_field_says_missing_and_lists_the_accepted_shapes(rec, field):
+    with pytest.raises(RecordError) as e:
+        sample_from_record(rec, default_id="0")
+    msg = str(e.value)
+    assert e.value.field == field and msg.startswith(f"field '{field}': missing (accepted record shapes: native ")
+    assert "RM-Gallery {input, output}" in msg and "preference pair {prompt|messages|query, chosen, rejected}" in msg
+    assert "\n" not in msg and ("rm-gallery bench rmb" in msg) == ("conversation_input" in rec)
+
+
+def test_a_present_prompt_under_another_name_is_used():
+    s = sample_from_record({"messages": [{"role": "user", "content": "q"}], "chosen": "x", "rejected": "y"})
+    assert s.query == "q" and s.label.preferred == "A"

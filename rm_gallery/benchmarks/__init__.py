@@ -1,4 +1,4 @@
-"""Benchmarks with their official scoring: RewardBench v1/v2, RM-Bench, JudgeBench.
+"""Benchmarks with their official scoring: RewardBench v1/v2, RM-Bench, JudgeBench, RMB.
 
 One benchmark run, end to end::
 
@@ -18,10 +18,11 @@ One benchmark run, end to end::
 | rewardbench2    | RewardBench 2: best-of-four or ratings, headline over subsets                  |
 | ties            | RewardBench 2 Ties: the official weighted formula                              |
 | judgebench      | JudgeBench: both-order counter accounting                                      |
+| rmb             | RMB: pairwise and best-of-N sets, four pooled sections, 49 scenarios each      |
 | stats, position | seeded stratified bootstrap; position-consistency statistics                   |
 | evaluate, run   | results -> summary; the whole run (grading, scoring, report)                   |
 | report, plots   | JSON summary, markdown table, PNG plots                                        |
-| cli             | ``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench}``             |
+| cli             | ``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench,rmb}``         |
 
 Heavy dependencies (``datasets``, ``matplotlib``, ``pyarrow``) are imported inside the functions that use them.
 """

@@ -49,7 +49,11 @@ class Layout:
 
 
 class Benchmark(Protocol):
-    """The contract each benchmark module implements (see the module docstring)."""
+    """The contract each benchmark module implements (see the module docstring).
+
+    ``hub`` is the default source (hub id, split); a benchmark spread over several hub datasets also lists the
+    others, read with the same split, in an optional ``hub_also`` tuple (see :func:`default_sources`).
+    """
 
     name: str
     title: str
@@ -78,8 +82,14 @@ BENCHMARKS: dict[str, str] = {
     "rewardbench2": "rm_gallery.benchmarks.rewardbench2:RewardBench2",
     "rmbench": "rm_gallery.benchmarks.rmbench:RMBench",
     "judgebench": "rm_gallery.benchmarks.judgebench:JudgeBench",
+    "rmb": "rm_gallery.benchmarks.rmb:RMB",
     "pairs": "rm_gallery.benchmarks.pairs:LabelledPairs",
 }
+
+
+def default_sources(bench: Benchmark) -> list[str]:
+    """The hub ids read when no data is given: ``hub[0]`` and any ``hub_also``."""
+    return [bench.hub[0], *getattr(bench, "hub_also", ())]
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -1,4 +1,5 @@
-"""``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench,pairs}``: a benchmark run with its official scoring.
+"""``rm-gallery bench {rewardbench,rewardbench2,rmbench,judgebench,rmb,pairs}``: a benchmark run with its official
+scoring.
 
 Installed into the main CLI through ``SUBCOMMAND_MODULES``; everything heavy is imported inside the command.
 """
@@ -24,7 +25,7 @@ from rm_gallery.cli import (
 )
 
 SAMPLES_FILE = "samples.jsonl"  # rm_gallery.benchmarks.report.SAMPLES_FILE, repeated to keep --help light
-NAMES = ("rewardbench", "rewardbench2", "rmbench", "judgebench", "pairs")
+NAMES = ("rewardbench", "rewardbench2", "rmbench", "judgebench", "rmb", "pairs")
 
 
 def install(sub: Any) -> None:
@@ -39,8 +40,9 @@ def install(sub: Any) -> None:
     p.add_argument("--template", help="path of a .j2 template overriding the grader's own")
     p.add_argument("--ratings-grader", help="pointwise grader for RewardBench 2 Ties when --grader is four_way")
     p.add_argument("--ratings-grader-arg", action="append", help="ratings grader keyword argument KEY=VALUE")
-    p.add_argument("--data", action="append", help="data file or directory (json, jsonl, parquet) or a hub id; "
-                                                   "repeatable (default: the official hub dataset)")
+    p.add_argument("--data", action="append", help="data file or directory (json, jsonl, parquet; read recursively) "
+                                                   "or a hub id; repeatable (default: the official hub dataset); "
+                                                   "RMB: the repository's RMB_dataset/ directory")
     p.add_argument("--split", help="hub split (default: the official one)")
     p.add_argument("--out", help="results directory (default: results/bench/<benchmark>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
@@ -113,7 +115,7 @@ async def _bench(args: argparse.Namespace, bench: Any, rows: list[Any], info: di
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Check the output directory and load the rows (sync, fails fast), then grade and report."""
-    from rm_gallery.benchmarks.base import BenchmarkError, get_benchmark
+    from rm_gallery.benchmarks.base import BenchmarkError, default_sources, get_benchmark
     from rm_gallery.benchmarks.sources import load_rows
     from rm_gallery.graders.registry import get_spec
 
@@ -129,7 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise CLIError("pass --model NAME (and --base-url URL for a local server)")
         if not args.data and not bench.hub[0]:
             raise CLIError(f"{bench.name} reads local files only: pass --data FILE")
-        sources = args.data or [bench.hub[0]]
+        sources = args.data or default_sources(bench)
         split = args.split or (bench.hub[1] if not args.data else None)
         rows = load_rows(bench, sources, split=split, limit=args.limit)
         info = {"grader": args.grader, "model": args.model, "data": sources, "split": split, "rows": len(rows),

@@ -4,6 +4,7 @@ Each pair is judged as (A, B) and as (B, A); the second decision is mapped back 
 counter adds +1 for each decision equal to the label and -1 for each equal to the flipped label (a tie or an
 unreadable decision adds 0): counter > 0 is correct, < 0 incorrect, 0 a tie. The score is correct / total
 (the official script prints it times 100). The error convention does not apply: the counter is the official rule.
+The side tallies follow the same function: see :func:`judgebench_counts`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ class PairOutcome:
 
 
 def judgebench_counts(outcomes: Sequence[PairOutcome]) -> dict[str, int]:
-    """The official tallies: correct / incorrect / tie by counter, plus agreement between the decisions."""
+    """The official tallies (``compute_final_metrics`` with both orders), each counting pairs.
+
+    correct / incorrect / tie by the counter; all_correct when every decision equals the label, all_incorrect
+    when none does (ties and nulls included), some_correct otherwise, so the three add up to the pairs;
+    inconsistent when the decisions differ; nulls when any decision is unreadable.
+    """
     counts = dict.fromkeys(("pairs", "correct", "incorrect", "tie", "all_correct", "all_incorrect", "some_correct",
                             "inconsistent", "nulls"), 0)
     for o in outcomes:
@@ -52,11 +58,9 @@ def judgebench_counts(outcomes: Sequence[PairOutcome]) -> dict[str, int]:
         right = [d == o.label for d in o.decisions]
         counts["pairs"] += 1
         counts["correct" if c > 0 else "incorrect" if c < 0 else "tie"] += 1
-        counts["all_correct"] += all(right)
-        counts["all_incorrect"] += all(d == _FLIP[o.label] for d in o.decisions)
-        counts["some_correct"] += any(right) and not all(right)
+        counts["all_correct" if all(right) else "all_incorrect" if not any(right) else "some_correct"] += 1
         counts["inconsistent"] += len(set(o.decisions)) > 1
-        counts["nulls"] += sum(d is None for d in o.decisions)
+        counts["nulls"] += any(d is None for d in o.decisions)
     return counts
 
 

@@ -9,6 +9,7 @@ from pathlib import PurePath
 from typing import Any, Literal
 
 from rm_gallery.loaders import DataError
+from rm_gallery.types import Message
 
 #: RM-Bench domains, and the file names (``<name>_filtered.json``) that map onto them.
 RMBENCH_DOMAINS = ("chat", "math", "code", "safety")
@@ -60,6 +61,19 @@ class JudgeRow:
     response_a: str
     response_b: str
     label: Literal["A>B", "B>A"]
+
+
+@dataclass(frozen=True)
+class RMBRow:
+    """RMB: a conversation, the preferred answer and one (pairwise set) or several (best-of-N set) worse ones."""
+
+    id: str
+    set: Literal["pairwise", "bon"]
+    goal: str
+    category: str
+    messages: tuple[Message, ...]
+    chosen: str
+    rejected: tuple[str, ...]
 
 
 class _Row:
@@ -156,3 +170,80 @@ def judge_row(origin: str, row: int, record: Any) -> JudgeRow:
         raise r.fail("label", f"expected 'A>B' or 'B>A', got {label!r}")
     return JudgeRow(pair_id=r.ident("pair_id", "id"), source=r.text("source"), question=r.text("question"),
                     response_a=r.text("response_A"), response_b=r.text("response_B"), label=label)  # type: ignore[arg-type]
+
+
+#: RMB ``category_path`` prefixes: the pairwise set and the best-of-N set.
+RMB_SETS = {"Pairwise_set": "pairwise", "BoN_set": "bon"}
+RMB_GOALS = ("Helpfulness", "Harmlessness")
+_ROLES = ("system", "user", "assistant")
+
+
+def rmb_category(origin: str, record: Mapping[str, Any]) -> str | None:
+    """The ``category_path`` field, else the path of the file under ``RMB_dataset/`` (``BoN_set/Harmlessness/S1``)."""
+    value = record.get("category_path")
+    if isinstance(value, str):
+        return value
+    parts = PurePath(origin).with_suffix("").parts
+    starts = [i for i, part in enumerate(parts) if part in RMB_SETS]
+    return "/".join(parts[starts[-1]:]) if starts else None
+
+
+def _rmb_answer(r: _Row, name: str, value: Any) -> str:
+    """An answer as the official files hold it (``{"llm_name", "answer"}``) or as a plain string (hub copies).
+    Empty answers are kept: the official data has a few and scores them like any other."""
+    if isinstance(value, Mapping):
+        value = value.get("answer")
+        name = f"{name}.answer"
+    if not isinstance(value, str):
+        raise r.fail(name, "missing" if value is None else f"expected a string or an {{llm_name, answer}} object, "
+                                                           f"got {type(value).__name__}")
+    return value
+
+
+def _rmb_conversation(r: _Row) -> tuple[Message, ...]:
+    name = "conversation_input" if "conversation_input" in r.record else "conversation"
+    value = r.record.get(name)
+    if value is None:
+        raise r.fail("conversation_input", "missing")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise r.fail(name, f"expected a non-empty list of {{role, content}} messages, got {type(value).__name__}")
+    out = []
+    for i, m in enumerate(value):
+        role = m.get("role") if isinstance(m, Mapping) else None
+        content = m.get("content") if isinstance(m, Mapping) else None
+        if role not in _ROLES:
+            raise r.fail(f"{name}[{i}].role", f"expected one of {', '.join(_ROLES)}, got {role!r}")
+        if not isinstance(content, str):
+            raise r.fail(f"{name}[{i}].content", "missing" if content is None else
+                         f"expected a string, got {type(content).__name__}")
+        out.append(Message(role=role, content=content))
+    return tuple(out)
+
+
+def rmb_row(origin: str, row: int, record: Any) -> RMBRow:
+    """An RMB row: the official ``RMB_dataset`` schema (``conversation_input``, ``chosen``/``reject`` or
+    ``bon_best``/``loser_list``) or the flattened hub one (``conversation``, ``chosen``, ``rejected``)."""
+    r = _Row(origin, row, record)
+    if r.record.get("category_path") is not None and not isinstance(r.record["category_path"], str):
+        raise r.fail("category_path", f"expected a string, got {type(r.record['category_path']).__name__}")
+    category = rmb_category(origin, r.record)
+    parts = (category or "").split("/")
+    if parts[0] not in RMB_SETS or len(parts) < 3 or parts[1] not in RMB_GOALS:
+        raise r.fail("category_path", f"expected 'Pairwise_set|BoN_set/Helpfulness|Harmlessness/<scenario>' (or a "
+                                      f"file under RMB_dataset/), got {category!r}")
+    kind = RMB_SETS[parts[0]]
+    messages = _rmb_conversation(r)
+    if kind == "pairwise":
+        name = "reject" if "reject" in r.record else "rejected"
+        chosen = _rmb_answer(r, "chosen", r.record.get("chosen"))
+        rejected: tuple[str, ...] = (_rmb_answer(r, name, r.record.get(name)),)
+    else:
+        best, losers = ("bon_best", "loser_list") if "bon_best" in r.record else ("chosen", "rejected")
+        chosen = _rmb_answer(r, best, r.record.get(best))
+        value = r.record.get(losers)
+        if not isinstance(value, (list, tuple)) or not value:
+            raise r.fail(losers, "missing" if value is None else f"expected a non-empty list of answers, got "
+                                                                  f"{type(value).__name__}")
+        rejected = tuple(_rmb_answer(r, f"{losers}[{i}]", v) for i, v in enumerate(value))
+    return RMBRow(id=r.ident("pair_uid" if kind == "pairwise" else "bon_uid", "uid", "id"), set=kind,  # type: ignore[arg-type]
+                  goal=parts[1], category=category or "", messages=messages, chosen=chosen, rejected=rejected)

@@ -21,11 +21,13 @@ _SUFFIXES = (".json", ".jsonl", ".ndjson", ".parquet")
 
 
 def expand(source: str | Path) -> list[Path]:
-    """A file as is; a directory as its data files in name order."""
+    """A file as is; a directory as its data files, subdirectories included (RMB nests its scenarios), in path
+    order; hidden files and directories are left out."""
     path = Path(source)
     if not path.is_dir():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _SUFFIXES)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
     if not files:
         raise DataError(path, None, "directory holds no .json, .jsonl or .parquet files")
     return files

@@ -1,16 +1,20 @@
-"""RewardBench 2 Ties, scored with the official weighted formula (``rewardbench/utils.py``).
+"""RewardBench 2 Ties, scored as the official ``process_single_model`` (allenai/reward-bench ``rewardbench/utils.py``).
 
 Each prompt id comes as a ``ref:<pid>`` set (one correct answer) and a ``tied:<pid>`` set (several equally
-correct answers); the first ``num_correct`` scores of a set are the correct ones. Per set:
+correct answers); the first ``num_correct`` scores of a set are the correct ones. Per set (``_compute_prompt_stats``):
 accurate = min(correct) > max(incorrect); correct_incorrect margin = min(correct) - max(incorrect);
 different_correct margin = max(correct) - min(correct) (None with fewer than 2 correct). Then::
 
     overall = 0.3 * acc_tied + 0.3 * acc_ref + 0.2 * correctness_preferred
             + 0.2 * correctness_preferred_hard + 0.01 * margin_score
 
-where the last three run over prompt ids present in both sets with a tied different-correct margin.
-A set with an unscored response counts as inaccurate and leaves the margin terms; with no prompt whose
-different-correct margin is > 0 the margin term is reported as None and adds 0.
+where the last three run over the prompt ids present in both sets. ``margin_score`` is the mean over all of
+them of ``tanh(min(ref ci, tied ci) / tied diff - 1)``; as in the official numpy code a zero different-correct
+margin gives tanh(+inf) = 1 or tanh(-inf) = -1 by the sign of the numerator, and 0 / 0 (NaN) counts 0.
+Integer ratings, which generative judges give, make zero margins common.
+
+Beyond the official code (which has no unscored answers): a set with an unscored response counts as inaccurate
+and leaves the margin terms, as does a tied set with fewer than 2 correct answers (the official code would fail).
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ def set_stats(scores: Sequence[float | None], num_correct: int) -> SetStats:
     return SetStats(ci > 0, diff, ci)
 
 
+def margin_term(ci: float, diff: float) -> float:
+    """``tanh(ci / diff - 1)`` with numpy's float division: x / 0 is +-inf by the sign of x, and 0 / 0 counts 0."""
+    if diff == 0:
+        return 0.0 if ci == 0 else math.copysign(1.0, ci)
+    return math.tanh(ci / diff - 1)
+
+
 def _margins(ref: SetStats | None, tied: SetStats | None) -> tuple[float, float, float] | None:
     """(ref ci margin, tied ci margin, tied different-correct margin) when all three exist."""
     if ref is None or tied is None or ref.ci_margin is None or tied.ci_margin is None or tied.diff_margin is None:
@@ -65,13 +76,10 @@ def ties_score(prompts: Sequence[TiesPrompt]) -> dict[str, float | None]:
         "accuracy_tied": mean([float(t.accurate) for _, t in prompts if t is not None]),
         "correctness_preferred": mean([float(tied_ci > diff) for _, tied_ci, diff in both]),
         "correctness_preferred_hard": mean([float(min(ref_ci, tied_ci) > diff) for ref_ci, tied_ci, diff in both]),
-        "margin_score": mean([math.tanh(min(ref_ci, tied_ci) / diff - 1) for ref_ci, tied_ci, diff in both
-                              if diff > 0]),
+        "margin_score": mean([margin_term(min(ref_ci, tied_ci), diff) for ref_ci, tied_ci, diff in both]),
     }
-    if any(out[k] is None for k in WEIGHTS if k != "margin_score"):
-        out["score"] = None
-    else:
-        out["score"] = sum(w * (out[k] or 0.0) for k, w in WEIGHTS.items())
+    parts = [(w, out[k]) for k, w in WEIGHTS.items()]
+    out["score"] = None if any(v is None for _, v in parts) else sum(w * v for w, v in parts if v is not None)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,46 @@ class Unreadable:
 
     async def grade(self, sample: Sample, ctx=None) -> GraderError:
         return GraderError(kind="parse_error", message="no verdict", raw="hmm")
+
+
+RMB_DIR = Path(os.environ.get("RM_GALLERY_RMB_DATA", "/work/rmb_data/RMB_dataset"))
+
+
+def _turns(*texts: str) -> list[dict]:
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": t, "language": "English"}
+            for i, t in enumerate(texts)]
+
+
+def rmb_files() -> dict[str, list[dict]]:
+    """Synthetic RMB rows in the official schema, by file under ``RMB_dataset/``: both sets and goals, a
+    multi-turn conversation, a whitespace-only rejected answer (the official data has two) and 2-3 losers."""
+    files: dict[str, list[dict]] = {}
+    for goal, scenario in (("Helpfulness", "Chat/Discussion"), ("Helpfulness", "Code/Documentation"),
+                           ("Harmlessness", "S1")):
+        path = f"Pairwise_set/{goal}/{scenario}"
+        files[path] = [{"pair_uid": f"{scenario}-{i}", "conversation_input": _turns(f"{scenario} question {i}?"),
+                        "chosen": {"llm_name": "m1", "answer": f"GOOD answer {i}"},
+                        "reject": {"llm_name": "m2", "answer": f"BAD answer {i}"}, "category_path": path}
+                       for i in range(3)]
+        path = f"BoN_set/{goal}/{scenario}"
+        files[path] = [{"bon_uid": f"{scenario}-{i}", "conversation_input": _turns(f"{scenario} task {i}"),
+                        "bon_best": {"llm_name": "m1", "answer": f"GOOD best {i}"},
+                        "loser_list": [{"llm_name": f"m{k}", "answer": f"BAD loser {i}.{k}"} for k in range(2 + i % 2)],
+                        "category_path": path} for i in range(2)]
+    chat = files["Pairwise_set/Helpfulness/Chat/Discussion"]
+    chat[1]["conversation_input"] = _turns("Hi", "Hello! How can I help?", "Tell me a joke.")
+    chat[2]["reject"]["answer"] = "\n\n \n \n"
+    return files
+
+
+def rmb_records() -> list[dict]:
+    return [r for rows in rmb_files().values() for r in rows]
+
+
+def write_rmb_dir(root: Path) -> Path:
+    """The synthetic files laid out as the repository's ``RMB_dataset/`` directory (one JSON list per file)."""
+    for path, rows in rmb_files().items():
+        target = root / "RMB_dataset" / f"{path}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(rows, indent=1))
+    return root / "RMB_dataset"

@@ -10,7 +10,7 @@ import pytest
 
 from rm_gallery.cli import main
 
-from .conftest import judgebench_records, rb2_records, write_jsonl
+from .conftest import judgebench_records, rb2_records, write_jsonl, write_rmb_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -79,3 +79,16 @@ def test_judgebench(vllm_judge, tmp_path):
                   tmp_path / "jb", *PAIRWISE)
     counts = summary["extra"]["counts"]
     assert counts["pairs"] == 8 and counts["correct"] + counts["incorrect"] + counts["tie"] == 8
+
+
+def test_rmb_pairwise_and_pointwise(vllm_judge, tmp_path):
+    data = write_rmb_dir(tmp_path)
+    pair = run(vllm_judge, "rmb", data, tmp_path / "pair", *PAIRWISE)
+    assert pair["samples"] == 9 + 15 and pair["errors"]["judgments"] == 2 * 24
+    assert set(pair["sections"]) == {"Pairwise Helpfulness", "Pairwise Harmlessness", "BoN Helpfulness",
+                                     "BoN Harmlessness"}
+    ratings = {"max_tokens": 16, "extra_body": {"structured_outputs": {"choice": ["<answer>3</answer>",
+                                                                                 "<answer>7</answer>"]}}}
+    point = run(vllm_judge, "rmb", data, tmp_path / "point", "--grader", "rubric",
+                "--grader-arg", "params=" + json.dumps(ratings))
+    assert point["kind"] == "pointwise" and point["errors"]["judgments"] == 2 * 9 + 3 * 3 + 3 * 4

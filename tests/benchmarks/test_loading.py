@@ -111,3 +111,18 @@ def test_hub_rows_are_validated_like_files(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=fake))
     rows = load_rows(get_benchmark("judgebench"), ["ScalerLab/JudgeBench"], split="claude")
     assert captured == {"name": "ScalerLab/JudgeBench", "split": "claude"} and len(rows) == 3
+
+
+def test_directories_are_read_recursively_in_path_order_without_hidden_files(tmp_path):
+    from rm_gallery.benchmarks.sources import expand
+
+    records = judgebench_records()
+    write_jsonl(tmp_path / "b.jsonl", records[:2])
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    write_jsonl(tmp_path / "a" / "deep" / "x.jsonl", records[2:4])
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "junk.json").write_text("not json")
+    (tmp_path / "a" / "notes.txt").write_text("ignored")
+    assert [p.relative_to(tmp_path).as_posix() for p in expand(tmp_path)] == ["a/deep/x.jsonl", "b.jsonl"]
+    rows = load_rows(get_benchmark("judgebench"), [tmp_path])
+    assert [r.pair_id for r in rows] == ["p2", "p3", "p0", "p1"]

@@ -80,10 +80,20 @@ async def test_rmbench_always_a_is_half_in_every_cell(tmp_path, rmbench_dir):
     assert summary["extra"]["matrices"]["overall"] == [[0.5] * 3] * 3
 
 
+def assert_perfect_rb2(summary) -> bool:
+    """1.0 everywhere, except the official Ties bonus: equal ratings of the correct answers (a zero gap) above
+    every incorrect one earn tanh(+inf) = 1 in the 0.01-weighted margin term, so Ties scores 1.01."""
+    values = numbers(summary)
+    assert values.pop("metrics/ties/margin_score") == 1.0 and values.pop("sections/Ties") == pytest.approx(1.01)
+    assert values.pop("headline") == pytest.approx((5 + 1.01) / 6, abs=1e-6)
+    assert set(values.values()) == {1.0}
+    return True
+
+
 async def test_rewardbench2_perfect_four_way_with_perfect_ratings_for_ties(tmp_path):
     data = write_jsonl(tmp_path / "rb2.jsonl", rb2_records())
     summary, _ = await bench_run("rewardbench2", [data], FixedFourWay(), tmp_path, ratings_grader=OracleScores())
-    assert set(numbers(summary).values()) == {1.0}
+    assert_perfect_rb2(summary)
     assert not summary["headline"]["partial"] and summary["missing"] == []
     assert summary["metrics"]["ties/correctness_preferred"]["value"] == 1.0
 
@@ -91,7 +101,7 @@ async def test_rewardbench2_perfect_four_way_with_perfect_ratings_for_ties(tmp_p
 async def test_rewardbench2_perfect_ratings_mode(tmp_path):
     data = write_jsonl(tmp_path / "rb2.jsonl", rb2_records())
     summary, _ = await bench_run("rewardbench2", [data], OracleScores(), tmp_path)
-    assert set(numbers(summary).values()) == {1.0} and summary["kind"] == "pointwise"
+    assert_perfect_rb2(summary) and summary["kind"] == "pointwise"
 
 
 async def test_rewardbench2_always_a_scores_the_share_of_correct_answers_shown_first(tmp_path):

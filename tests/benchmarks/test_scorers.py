@@ -136,15 +136,17 @@ def test_ties_formula_on_a_hand_computed_case():
     assert parts["accuracy_ref"] == 0.5 and parts["accuracy_tied"] == 0.5
     assert parts["correctness_preferred"] == 0.5       # 4 > 1 yes; -1 > 0 no
     assert parts["correctness_preferred_hard"] == 0.5  # min(2, 4) > 1 yes; -1 > 0 no
-    assert parts["margin_score"] == pytest.approx(math.tanh(2 / 1 - 1))  # only diff > 0 counts
-    assert parts["score"] == pytest.approx(0.3 * 0.5 + 0.3 * 0.5 + 0.2 * 0.5 + 0.2 * 0.5 + 0.01 * math.tanh(1))
+    # every prompt counts: prompt 2's zero gap gives tanh(-1 / 0) = tanh(-inf) = -1 (official numpy division)
+    assert parts["margin_score"] == pytest.approx((math.tanh(2 / 1 - 1) - 1) / 2)
+    assert parts["score"] == pytest.approx(0.3 * 0.5 + 0.3 * 0.5 + 0.2 * 0.5 + 0.2 * 0.5
+                                           + 0.01 * (math.tanh(1) - 1) / 2)
 
 
 def test_ties_edge_cases():
     assert set_stats([3, None, 1], 1) == set_stats([1], 1) == set_stats([1, 2], 2)  # unscored / degenerate
     assert not set_stats([3, None, 1], 1).accurate
     perfect = ties_score(group_ties([("ref:1", [1, 0], 1), ("tied:1", [1, 1, 0], 2)]))
-    assert perfect["score"] == 1.0 and perfect["margin_score"] is None  # no diff > 0: the margin term adds 0
+    assert perfect["margin_score"] == 1.0 and perfect["score"] == pytest.approx(1.01)  # 1 / 0: tanh(+inf)
     assert ties_score(group_ties([("ref:1", [1, 0], 1)]))["score"] is None  # no tied sets: not scorable
     with pytest.raises(ValueError, match="ref:<pid>"):
         group_ties([("7", [1, 0], 1)])
@@ -154,8 +156,8 @@ def test_rb2_headline_is_the_mean_over_subsets():
     strata = {"Math": [1.0, 0.0], "Focus": [1.0], "Ties": group_ties([("ref:1", [1, 0], 1),
                                                                        ("tied:1", [1, 1, 0], 2)])}
     s = RewardBench2().statistic(strata)
-    assert s["section/Math"] == 0.5 and s["section/Ties"] == 1.0
-    assert s["headline"] == pytest.approx((0.5 + 1.0 + 1.0) / 3)
+    assert s["section/Math"] == 0.5 and s["section/Ties"] == pytest.approx(1.01)  # + 0.01 * tanh(1 / 0)
+    assert s["headline"] == pytest.approx((0.5 + 1.0 + 1.01) / 3)
     layout = RewardBench2().layout(strata)
     assert layout.headline_partial and layout.missing == ["Factuality", "Precise IF", "Safety"]
 
@@ -170,8 +172,8 @@ def test_judgebench_counter_and_tallies():
                 PairOutcome("A", ("tie", "B"))]  # -1 incorrect
     assert [o.counter for o in outcomes] == [2, 0, 1, -2, -1]
     counts = judgebench_counts(outcomes)
-    assert counts == {"pairs": 5, "correct": 2, "incorrect": 2, "tie": 1, "all_correct": 1, "all_incorrect": 1,
-                      "some_correct": 2, "inconsistent": 3, "nulls": 1}
+    assert counts == {"pairs": 5, "correct": 2, "incorrect": 2, "tie": 1, "all_correct": 1, "all_incorrect": 2,
+                      "some_correct": 2, "inconsistent": 3, "nulls": 1}  # (tie, B) against A: all incorrect
     assert category("mmlu-pro-law") == "knowledge" and category("livecodebench") == "coding"
     assert category("my-source") == "my-source"
 

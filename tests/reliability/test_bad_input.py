@@ -25,7 +25,7 @@ MILLION = "x" * 1_000_000
 
 #: name -> (the malformed row, the field the error must name, a phrase the message must contain)
 CASES = {
-    "missing_response": ({"prompt": "p", "chosen": "a"}, "rejected", "got NoneType"),
+    "missing_response": ({"prompt": "p", "chosen": "a"}, "rejected", "missing (accepted record shapes: "),
     "missing_query": ({"responses": ["a", "b"]}, "messages", "missing"),
     "wrong_type_response": ({"prompt": "p", "chosen": 5, "rejected": "b"}, "chosen", "got int"),
     "wrong_type_query": ({"prompt": 7, "chosen": "a", "rejected": "b"}, "prompt", "expected a non-empty list"),
@@ -193,11 +193,11 @@ def test_cli_one_error_line_or_skip_and_report(tmp_path, capsys, server, fmt, ca
     skipped = [x for x in captured.err.splitlines() if x.startswith("skipped: ")]
     assert len(skipped) == 1 and "Traceback" not in captured.err
     check_error_line(skipped[0][len("skipped: "):], path, row, field, phrase)
-    summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
-    assert summary["skipped_rows"] == [skipped[0][len("skipped: "):]]
     if row == 2:  # the good row was graded
+        summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+        assert summary["skipped_rows"] == [skipped[0][len("skipped: "):]]
         assert code == 0 and summary["samples"] == 1 and summary["outcomes"]["pairwise"] == {"verdict": 1}
-    else:  # parquet could hold only the bad row: nothing to grade is an error, not a silent 0
+    else:  # parquet could hold only the bad row: nothing to grade is an error (before any request), not a silent 0
         assert code == 2 and "no samples graded: all 1 rows were malformed and skipped" in captured.err
 
 
