@@ -89,7 +89,7 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_m
                     "vocab.json", "merges.txt")
 
 
-def _save_tokenizer(model_dir: str | Path, out: Path, trainer: Any) -> None:
+def copy_tokenizer_files(model_dir: str | Path, out: Path, tokenizer: Any) -> None:
     """Keep the base model's tokenizer files verbatim (training never changes them), so the checkpoint loads
     in other transformers versions (e.g. vLLM's venv) exactly like the base; re-save only if there are none."""
     import shutil
@@ -97,7 +97,7 @@ def _save_tokenizer(model_dir: str | Path, out: Path, trainer: Any) -> None:
     src = Path(model_dir)
     copied = [shutil.copy2(src / name, out / name) for name in _TOKENIZER_FILES if (src / name).is_file()]
     if not copied:
-        trainer.processing_class.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
 
 
 @dataclass
@@ -130,14 +130,17 @@ def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResu
     state = trainer.train()
     seconds = time.perf_counter() - started
     trainer.save_model(str(out))
-    _save_tokenizer(model_dir, out, trainer)
+    copy_tokenizer_files(model_dir, out, trainer.processing_class)
     return TrainResult(out, seconds, int(state.global_step), list(trainer.state.log_history))
 
 
 def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
               epochs: float = 1.0, batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0,
-              max_steps: int = -1) -> TrainResult:
-    """Supervised fine-tuning on prompt/completion rows (loss on the completion only), CPU, fp32."""
+              max_steps: int = -1, trainable_layers: int | None = None) -> TrainResult:
+    """Supervised fine-tuning on prompt/completion rows (loss on the completion only), CPU, fp32.
+
+    ``trainable_layers=k`` trains only the top k layers and the final norm (see :func:`freeze_below`).
+    """
     _quiet()
     from trl import SFTConfig, SFTTrainer
 
@@ -147,7 +150,7 @@ def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_d
                      lr_scheduler_type="cosine", warmup_steps=10, seed=seed, logging_steps=10,
                      save_strategy="no", report_to=[], completion_only_loss=True, disable_tqdm=True,
                      dataloader_num_workers=0, **_checkpointing(SFTConfig, False))
-    trainer = SFTTrainer(model=str(model_dir), args=args, train_dataset=_dataset(rows))
+    trainer = SFTTrainer(model=_load(model_dir, trainable_layers), args=args, train_dataset=_dataset(rows))
     return _train_and_save(trainer, model_dir, out)
 
 
@@ -174,12 +177,15 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                reward_funcs: Sequence[Any], *, max_steps: int = 100, num_generations: int = 4,
                batch_size: int = 8, learning_rate: float = 5e-5, max_completion_length: int = 8,
                temperature: float = 1.0, beta: float = 0.0, seed: int = 0, shuffle: bool = True,
-               logging_steps: int = 10, gradient_checkpointing: bool = False, **config: Any) -> TrainResult:
+               logging_steps: int = 10, gradient_checkpointing: bool = False, trainable_layers: int | None = None,
+               **config: Any) -> TrainResult:
     """GRPO with TRL on CPU (``use_cpu=True, bf16=False``); ``rows`` carry ``prompt`` plus label columns.
 
     ``batch_size`` counts completions (``batch_size / num_generations`` prompts per step); ``shuffle=False``
     keeps the rows' order (see :func:`paired_rows`). Gradient checkpointing, on by default in TRL, is off:
-    it only costs time on a model this small. Other ``GRPOConfig`` fields pass through ``config``.
+    it only costs time on a model this small. ``trainable_layers=k`` trains only the top k layers and the
+    final norm (the rest frozen, see :func:`freeze_below`), which cuts the backward pass on CPU. Other
+    ``GRPOConfig`` fields pass through ``config``.
     """
     _quiet()
     from trl import GRPOConfig, GRPOTrainer
@@ -191,9 +197,31 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                       seed=seed, shuffle_dataset=shuffle, logging_steps=logging_steps, save_strategy="no",
                       report_to=[], disable_tqdm=True, dataloader_num_workers=0,
                       **_checkpointing(GRPOConfig, gradient_checkpointing), **config)
-    trainer = GRPOTrainer(model=str(model_dir), reward_funcs=list(reward_funcs), args=args,
+    trainer = GRPOTrainer(model=_load(model_dir, trainable_layers), reward_funcs=list(reward_funcs), args=args,
                           train_dataset=_dataset(rows))
     return _train_and_save(trainer, model_dir, out)
+
+
+def freeze_below(model: Any, trainable_layers: int) -> Any:
+    """Freeze everything but the top ``trainable_layers`` decoder layers and the final norm (in place)."""
+    layers = model.model.layers
+    if not 0 < trainable_layers <= len(layers):
+        raise ValueError(f"trainable_layers must be in 1..{len(layers)}, got {trainable_layers}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for module in (*layers[len(layers) - trainable_layers:], model.model.norm):
+        for p in module.parameters():
+            p.requires_grad_(True)
+    return model
+
+
+def _load(model_dir: str | Path, trainable_layers: int | None) -> Any:
+    """The path for TRL to load (all layers train), or the model loaded here with the lower layers frozen."""
+    if trainable_layers is None:
+        return str(model_dir)
+    from transformers import AutoModelForCausalLM
+
+    return freeze_below(AutoModelForCausalLM.from_pretrained(str(model_dir)), trainable_layers)
 
 
 def generate(model_dir: str | Path, prompts: Sequence[Sequence[Mapping[str, str]]], *, max_new_tokens: int = 8,

@@ -1,0 +1,355 @@
+"""Train a real judge on real preference data on CPU, prove a held-out gain, serve it and grade it back.
+
+``rm-gallery train-loop --model smollm2 --rewardbench FILE --rmbench DIR`` runs, end to end:
+
+1. **split** — labelled pairs from the files, kept when the judge prompt fits ``max_prompt_tokens``, split by
+   problem (:mod:`~rm_gallery.training.splits`): train, held-out, and whole transfer sources never trained on;
+2. **Pairwise-RL** — the ``win_probability`` grader's yes/no judge trained with CE on the answer token plus the
+   position-consistency term over both orders of every pair (:mod:`~rm_gallery.training.yes_no_judge`), held-out
+   accuracy before and after from the in-process model;
+3. **GRPO** — seed 000's recipe: the ``pairwise`` grader's parser as TRL's binary reward (or the strength-weighted
+   one), both orders of each pair in every batch; a short format SFT first (verdict letters that carry no label
+   information, so it cannot teach the decision), the top layers trained, short verdict outputs;
+4. **serve and bench** — each trained checkpoint behind vLLM, registered as a grader, the held-out split graded
+   through ``rm-gallery bench pairs``'s code path; its headline is compared with the in-process figure;
+5. **report** — ``report.md``, ``judge_loop.json`` and ``judge_loop.png`` under ``out``.
+
+Every evaluation judges both orders of every held-out pair and reports accuracy with seeded bootstrap 95% CIs,
+accuracy per order, position consistency and per-source accuracy (:mod:`~rm_gallery.training.heldout`).
+Nothing is tuned on the held-out or transfer pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rm_gallery.training.heldout import PairJudgment, from_probabilities, from_winners, summarize
+from rm_gallery.training.splits import PreferencePair, Split
+
+RECIPES = ("pairwise_rl", "grpo")
+
+
+@dataclass
+class JudgeLoopConfig:
+    """Every knob of the real-judge loop; CLI flags carry the same names (``--prl-epochs`` ...)."""
+
+    out: Path = Path("runs/judge_loop")
+    model: str = "smollm2"
+    rewardbench: tuple[str, ...] = ()
+    rmbench: tuple[str, ...] = ()
+    transfer: tuple[str, ...] = ("rmbench-chat",)
+    held_out: float = 0.3
+    max_prompt_tokens: int = 384
+    seed: int = 0
+    recipes: tuple[str, ...] = RECIPES
+    limit_pairs: int | None = None  # per split side, for a quick machinery check (CI); None = all
+    bootstrap: int = 1000
+    # Pairwise-RL (yes/no judge)
+    prl_trainable_layers: int = 6
+    prl_epochs: float = 1.0
+    prl_batch_pairs: int = 8
+    prl_learning_rate: float = 1e-4
+    prl_zeta: float = 0.1
+    # GRPO (pairwise grader's parser as the reward)
+    grpo_grader: str = "pairwise"
+    grpo_trainable_layers: int = 6
+    sft_steps: int = 30
+    sft_learning_rate: float = 2e-4
+    grpo_steps: int = 60
+    grpo_batch_size: int = 16  # completions per step; / grpo_generations = prompts (both orders of each pair)
+    grpo_generations: int = 4
+    grpo_learning_rate: float = 5e-5
+    grpo_beta: float = 0.0
+    grpo_temperature: float = 1.0
+    grpo_max_completion: int = 12
+    weighted: bool = False
+    serve: bool = True
+    vllm_python: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.recipes) - set(RECIPES)
+        if unknown:
+            raise ValueError(f"unknown recipe(s) {sorted(unknown)}; choose from {', '.join(RECIPES)}")
+        prompts, rest = divmod(self.grpo_batch_size, self.grpo_generations)
+        if rest or prompts % 2:
+            raise ValueError("grpo_batch_size / grpo_generations must be an even whole number of prompts "
+                             "(both orders of each pair share a batch)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class JudgeLoopResult:
+    """What the loop measured (``judge_loop.json``): split counts, per-stage summaries, timings, served runs."""
+
+    config: dict[str, Any]
+    model: str = ""
+    split: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<recipe>/<stage>" -> {held_out, transfer}
+    seconds: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    served: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _log(message: str) -> None:
+    print(f"[judge-loop] {message}", flush=True)
+
+
+# -- 1. data ------------------------------------------------------------------------------------------
+
+
+def prompt_token_counter(model_dir: Path, graders: Sequence[Any]) -> Callable[[PreferencePair], int]:
+    """Tokens of the longest judge prompt a pair produces (every grader, both orders), as the server counts them."""
+    from transformers import AutoTokenizer
+
+    from rm_gallery.training.yes_no_judge import pair_sample
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+
+    def count(pair: PreferencePair) -> int:
+        sample = pair_sample(pair)
+        return max(len(tokenizer.apply_chat_template(g.render(sample, order), add_generation_prompt=True,
+                                                     tokenize=True, return_dict=False))
+                   for g in graders for order in ((0, 1), (1, 0)))
+
+    return count
+
+
+def prepare_split(cfg: JudgeLoopConfig, model_dir: Path, graders: Sequence[Any]) -> Split:
+    """Load, length-filter and split the pairs; written to ``out/data``."""
+    from rm_gallery.training.splits import load_pairs, split_pairs, within_length
+
+    if not cfg.rewardbench and not cfg.rmbench:
+        raise ValueError("the real-judge loop needs data: pass --rewardbench FILE and/or --rmbench DIR "
+                         "(RewardBench v1 rows, RM-Bench *_filtered.json files)")
+    pairs = load_pairs(cfg.rewardbench, cfg.rmbench)
+    kept = within_length(pairs, prompt_token_counter(model_dir, graders), cfg.max_prompt_tokens)
+    _log(f"{len(kept)} of {len(pairs)} pairs fit {cfg.max_prompt_tokens} prompt tokens")
+    split = split_pairs(kept, held_out_fraction=cfg.held_out, seed=cfg.seed, transfer_sources=cfg.transfer)
+    if cfg.limit_pairs is not None:
+        rng = random.Random(cfg.seed)
+        for side in ("train", "held_out", "transfer"):
+            part = getattr(split, side)
+            setattr(split, side, rng.sample(part, min(cfg.limit_pairs, len(part))))
+    split.write(cfg.out / "data")
+    return split
+
+
+def _evaluate(judgments: list[PairJudgment], cfg: JudgeLoopConfig) -> dict[str, Any]:
+    return summarize(judgments, n_boot=cfg.bootstrap, seed=cfg.seed)
+
+
+def _ids(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str]]:
+    return [p.id for p in pairs], [p.source for p in pairs]
+
+
+# -- 2. Pairwise-RL -----------------------------------------------------------------------------------
+
+
+def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeLoopResult) -> Path:
+    """Untrained and trained yes/no judge on held-out and transfer pairs; returns the saved checkpoint."""
+    from rm_gallery.graders.registry import create_grader
+    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no
+
+    grader = create_grader("win_probability", model=None)
+    judge = YesNoModel.load(model_dir, grader, trainable_layers=cfg.prl_trainable_layers)
+    t = time.perf_counter()
+    evals = {"held_out": judge.cache(split.held_out), "transfer": judge.cache(split.transfer)}
+    result.seconds["pairwise_rl/cache_eval"] = time.perf_counter() - t
+
+    def measure(stage: str) -> None:
+        out = {}
+        for side, cached in evals.items():
+            pairs = getattr(split, side)
+            p_ab, p_ba = judge.probabilities(cached)
+            out[side] = _evaluate(from_probabilities(*_ids(pairs), p_ab, p_ba), cfg)
+        result.stages[f"pairwise_rl/{stage}"] = out
+        _log(f"pairwise_rl/{stage}: held-out accuracy {100 * out['held_out']['accuracy']:.1f}% "
+             f"CI {out['held_out']['ci'].get('accuracy')}")
+
+    measure("untrained")
+    t = time.perf_counter()
+    cached = judge.cache(split.train)
+    cache_seconds = time.perf_counter() - t
+    _log(f"cached {len(cached)} training pairs in {cache_seconds:.0f}s")
+    trained = train_yes_no(judge, cached, epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
+                           learning_rate=cfg.prl_learning_rate, zeta=cfg.prl_zeta, seed=cfg.seed,
+                           cache_seconds=cache_seconds, log=_log)
+    result.seconds["pairwise_rl/cache_train"] = cache_seconds
+    result.seconds["pairwise_rl/train"] = trained.train_seconds
+    result.seconds["pairwise_rl/recipe"] = cache_seconds + trained.train_seconds
+    result.curves["pairwise_rl/loss"] = [(h["step"], round(h["loss"], 4)) for h in trained.history]
+    measure("trained")
+    checkpoint = judge.save(cfg.out / "pairwise_rl" / "checkpoint")
+    result.checkpoints["pairwise_rl"] = str(checkpoint)
+    return checkpoint
+
+
+# -- 3. GRPO ------------------------------------------------------------------------------------------
+
+
+def _generate_judgments(model_dir: Path, pairs: Sequence[PreferencePair], grader: Any, max_new_tokens: int
+                        ) -> list[PairJudgment]:
+    """Greedy answers in both orders, read by the grader's parser (in-process transformers)."""
+    from rm_gallery.training.judgments import read_judgment
+    from rm_gallery.training.trainers import generate
+    from rm_gallery.training.yes_no_judge import pair_sample
+
+    samples = [pair_sample(p) for p in pairs]
+    prompts = [grader.render(s, order) for s in samples for order in ((0, 1), (1, 0))]
+    texts = generate(model_dir, prompts, max_new_tokens=max_new_tokens)
+    winners = [None if (w := read_judgment(grader, t).predicted) == "unknown" else w for t in texts]
+    return from_winners(*_ids(pairs), winners[0::2], winners[1::2])
+
+
+def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeLoopResult) -> Path:
+    """Format SFT then GRPO with the pairwise grader's reward; held-out accuracy at each stage."""
+    from rm_gallery.graders.registry import create_grader
+    from rm_gallery.training.data import grpo_rows
+    from rm_gallery.training.trainers import format_verdicts, paired_rows, sft_rows, train_grpo, train_sft
+    from rm_gallery.training.trl_rewards import PairwiseReward
+    from rm_gallery.training.yes_no_judge import pair_sample
+
+    grader = create_grader(cfg.grpo_grader, model=None)
+
+    def measure(stage: str, checkpoint: Path) -> None:
+        t = time.perf_counter()
+        out = {side: _evaluate(_generate_judgments(checkpoint, getattr(split, side), grader, cfg.grpo_max_completion),
+                               cfg) for side in ("held_out", "transfer")}
+        result.stages[f"grpo/{stage}"] = out
+        result.seconds[f"grpo/eval_{stage}"] = time.perf_counter() - t
+        _log(f"grpo/{stage}: held-out accuracy {100 * out['held_out']['accuracy']:.1f}% "
+             f"(parse failures {100 * (out['held_out']['parse_failure_rate'] or 0):.0f}%)")
+
+    measure("untrained", model_dir)
+    rows = grpo_rows([pair_sample(p) for p in split.train], grader)
+    verdicts = format_verdicts(rows, seed=cfg.seed)
+    sft_out = cfg.out / "grpo" / "sft"
+    sft = train_sft(model_dir, sft_rows(rows, grader, verdicts), sft_out, batch_size=8,
+                    learning_rate=cfg.sft_learning_rate, seed=cfg.seed, max_steps=cfg.sft_steps,
+                    trainable_layers=cfg.grpo_trainable_layers)
+    result.seconds["grpo/sft"] = sft.seconds
+    measure("format_sft", sft.output_dir)
+    prompts_per_step = cfg.grpo_batch_size // cfg.grpo_generations
+    reward = PairwiseReward(grader, weighted=cfg.weighted)
+    grpo = train_grpo(sft.output_dir, paired_rows(rows, cfg.grpo_steps * prompts_per_step, seed=cfg.seed),
+                      cfg.out / "grpo" / "checkpoint", [reward], max_steps=cfg.grpo_steps,
+                      num_generations=cfg.grpo_generations, batch_size=cfg.grpo_batch_size,
+                      learning_rate=cfg.grpo_learning_rate, temperature=cfg.grpo_temperature, beta=cfg.grpo_beta,
+                      seed=cfg.seed, shuffle=False, logging_steps=max(1, min(5, cfg.grpo_steps)),
+                      max_completion_length=cfg.grpo_max_completion, warmup_steps=max(1, cfg.grpo_steps // 10),
+                      lr_scheduler_type="linear", trainable_layers=cfg.grpo_trainable_layers)
+    result.seconds["grpo/grpo"] = grpo.seconds
+    result.seconds["grpo/recipe"] = sft.seconds + grpo.seconds
+    result.curves["grpo/reward"] = [(int(h["step"]), round(float(h["reward"]), 4)) for h in grpo.history
+                                    if "reward" in h]
+    measure("trained", grpo.output_dir)
+    result.checkpoints["grpo"] = str(grpo.output_dir)
+    return grpo.output_dir
+
+
+# -- 4. serve, register, bench ------------------------------------------------------------------------
+
+#: How each recipe's checkpoint is registered and benched: grader, its arguments, sampling, orders.
+SERVED = {
+    "pairwise_rl": ("win_probability", {}, {}, "single"),  # symmetric by itself: one call judges both orders
+    "grpo": ("pairwise", {}, {"max_tokens": 16}, "both"),
+}
+
+
+async def bench_served(recipe: str, name: str, model_name: str, base_url: str, held_path: Path, out: Path,
+                       *, seed: int, n_boot: int) -> dict[str, Any]:
+    """Register the served checkpoint as grader ``name`` and run the ``pairs`` benchmark on the held-out file."""
+    from rm_gallery.benchmarks.base import get_benchmark
+    from rm_gallery.benchmarks.run import run_benchmark
+    from rm_gallery.benchmarks.sources import load_rows
+    from rm_gallery.client import OpenAIChatModel
+    from rm_gallery.graders.registry import create_grader, register_grader
+
+    base, grader_args, params, orders = SERVED[recipe]
+
+    def factory(*, model: Any = None, **kwargs: Any) -> Any:
+        judge = model or OpenAIChatModel(model_name, base_url=base_url)
+        merged = {**params, **kwargs.pop("params", {})}
+        return create_grader(base, model=judge, params=merged, name=name, **{**grader_args, **kwargs})
+
+    factory.__doc__ = f"The {recipe} judge trained by `rm-gallery train-loop`, served at {base_url}."
+    register_grader(name, replace=True)(factory)
+    grader = create_grader(name)
+    bench = get_benchmark("pairs")
+    rows = load_rows(bench, [held_path])
+    try:
+        summary = await run_benchmark(bench, rows, grader, out_dir=out, orders=orders, seed=seed, n_boot=n_boot,
+                                      concurrency=16, progress=False, plots=False,
+                                      info={"grader": name, "model": model_name, "data": [str(held_path)]})
+    finally:
+        await grader.judge.model.aclose()
+    return summary
+
+
+def serve_and_bench(cfg: JudgeLoopConfig, recipe: str, checkpoint: Path, result: JudgeLoopResult) -> None:
+    """Serve ``checkpoint`` with vLLM, bench the held-out split through it, compare with the in-process figure."""
+    from rm_gallery.local.vllm_server import VLLMServer
+    from rm_gallery.sync import run_sync
+
+    name = f"trained_{recipe}"
+    held_path = cfg.out / "data" / "held_out.jsonl"
+    t = time.perf_counter()
+    with VLLMServer(checkpoint, python=cfg.vllm_python, served_model_name=name, dtype="float32",
+                    max_model_len=max(1024, cfg.max_prompt_tokens + 64)) as server:
+        summary = run_sync(bench_served(recipe, name, server.model_name, server.base_url, held_path,
+                                        cfg.out / recipe / "bench", seed=cfg.seed, n_boot=cfg.bootstrap),
+                           what="serve_and_bench()", instead="await bench_served(...) inside `with VLLMServer(...)`")
+    in_process = result.stages[f"{recipe}/trained"]["held_out"]["accuracy"]
+    headline = summary["headline"]
+    result.served[recipe] = {
+        "grader": name, "headline": headline["value"], "ci": headline["ci"], "in_process": in_process,
+        "difference": None if headline["value"] is None else round(headline["value"] - in_process, 6),
+        "parse_failure_rate": summary["errors"]["parse_failure_rate"], "startup_seconds": server.startup_seconds,
+        "seconds": time.perf_counter() - t, "report": str(cfg.out / recipe / "bench" / "report.md")}
+    _log(f"served {recipe}: bench headline {headline['value']} vs in-process {in_process:.6f}")
+
+
+# -- the loop -------------------------------------------------------------------------------------------
+
+
+def run_judge_loop(cfg: JudgeLoopConfig) -> JudgeLoopResult:
+    """Split -> Pairwise-RL -> GRPO -> serve + bench -> report (see the module docstring)."""
+    from rm_gallery.graders.registry import create_grader
+    from rm_gallery.local.models import BUILTIN, resolve_model
+
+    started = time.perf_counter()
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    result = JudgeLoopResult(config=cfg.to_dict())
+    model_dir = resolve_model(cfg.model)
+    result.model = BUILTIN[cfg.model].description if cfg.model in BUILTIN else str(model_dir)
+    graders = [create_grader(name, model=None) for name in ("win_probability", cfg.grpo_grader)]
+    split = prepare_split(cfg, model_dir, graders)
+    result.split = {"counts": split.counts(), "transfer_sources": list(cfg.transfer),
+                    "max_prompt_tokens": cfg.max_prompt_tokens, "held_out_fraction": cfg.held_out}
+    checkpoints = {}
+    if "pairwise_rl" in cfg.recipes:
+        checkpoints["pairwise_rl"] = run_pairwise_rl(cfg, model_dir, split, result)
+    if "grpo" in cfg.recipes:
+        checkpoints["grpo"] = run_grpo(cfg, model_dir, split, result)
+    if cfg.serve:
+        for recipe, checkpoint in checkpoints.items():
+            serve_and_bench(cfg, recipe, checkpoint, result)
+    result.seconds["total"] = time.perf_counter() - started
+    (cfg.out / "judge_loop.json").write_text(json.dumps(result.to_dict(), indent=2))
+    from rm_gallery.training.judge_report import write_judge_report
+
+    write_judge_report(result, cfg.out)
+    _log(f"report: {cfg.out / 'report.md'}")
+    return result

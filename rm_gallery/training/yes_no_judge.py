@@ -1,0 +1,166 @@
+"""Pairwise-RL's yes/no judge trained on CPU: CE on the answer token + the position-consistency term, top layers only.
+
+The recipe of :func:`rm_gallery.training.pairwise_rl.pairwise_rl_loss` (cross-entropy on P(yes) in both orders
+of every pair, plus zeta x (p(y over y*) - (1 - p(y* over y)))^2), made affordable on 2 CPU cores by
+:class:`~rm_gallery.training.frozen_prefix.FrozenPrefix`: the lower layers run once per prompt and are cached,
+only the top ``trainable_layers`` layers and the final norm are trained, and only the last position's logits
+of the tokens the win-probability parser reads as "yes" and "no" are computed.
+
+Prompts are the ``win_probability`` grader's own (``grader.render(sample, order)``), the yes/no token sets
+are the ones its parser reads (:func:`~rm_gallery.training.pairwise_rl.yes_no_token_ids`), and the saved
+checkpoint is a complete model folder that vLLM serves and the same grader reads back.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rm_gallery.training.splits import PreferencePair
+from rm_gallery.types import Label, Message, Response, Sample
+
+
+def pair_sample(pair: PreferencePair) -> Sample:
+    """The pair as a Sample with the chosen response first (label A); orders are chosen by ``render``."""
+    return Sample(id=pair.id, messages=(Message(role="user", content=pair.prompt),),
+                  responses=(Response(content=pair.chosen), Response(content=pair.rejected)),
+                  label=Label(preferred="A"), metadata={"subset": pair.source})
+
+
+@dataclass
+class YesNoModel:
+    """A local model split for training, with the yes/no token ids its grader's parser reads."""
+
+    prefix: Any  # FrozenPrefix
+    yes: Any
+    no: Any
+    grader: Any
+    model_dir: Path
+
+    @classmethod
+    def load(cls, model_dir: str | Path, grader: Any, *, trainable_layers: int = 6, threads: int | None = None
+             ) -> YesNoModel:
+        import os
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from rm_gallery.training.frozen_prefix import FrozenPrefix
+        from rm_gallery.training.pairwise_rl import yes_no_token_ids
+
+        if threads:
+            torch.set_num_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+        model.eval()  # no dropout: training here is deterministic given the seed
+        yes_ids, no_ids = yes_no_token_ids(tokenizer)
+        prefix = FrozenPrefix(model, tokenizer, trainable_layers)
+        return cls(prefix, torch.tensor(yes_ids), torch.tensor(no_ids), grader, Path(model_dir))
+
+    def cache(self, pairs: Sequence[PreferencePair], progress: Callable[[int], None] | None = None
+              ) -> list[tuple[Any, Any]]:
+        """Bottom-layer states of both orders of every pair (chosen first, then chosen second)."""
+        out = []
+        for i, pair in enumerate(pairs):
+            sample = pair_sample(pair)
+            out.append(tuple(self.prefix.bottom(self.prefix.encode(self.grader.render(sample, order)))
+                             for order in ((0, 1), (1, 0))))
+            if progress:
+                progress(i + 1)
+        return out  # type: ignore[return-value]
+
+    def yes_no_logits(self, hidden: Any) -> tuple[Any, Any]:
+        """log-sum-exp logits of the yes and the no token sets at the answer position."""
+        import torch
+
+        logits = self.prefix.last_logits(hidden, torch.cat([self.yes, self.no]))[0]
+        n = len(self.yes)
+        return torch.logsumexp(logits[:n], dim=-1), torch.logsumexp(logits[n:], dim=-1)
+
+    def probabilities(self, cached: Sequence[tuple[Any, Any]]) -> tuple[list[float], list[float]]:
+        """P(yes) = P(first shown is better) in each order: (chosen first, chosen second) for every pair."""
+        import torch
+
+        p_ab, p_ba = [], []
+        with torch.inference_mode():
+            for h_ab, h_ba in cached:
+                for h, out in ((h_ab, p_ab), (h_ba, p_ba)):
+                    y, n = self.yes_no_logits(h)
+                    out.append(float(torch.sigmoid(y - n)))
+        return p_ab, p_ba
+
+    def save(self, out: str | Path) -> Path:
+        """The whole model (frozen and trained layers) and the base tokenizer files, ready for vLLM."""
+        from rm_gallery.training.trainers import copy_tokenizer_files
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.prefix.model.save_pretrained(str(out))
+        copy_tokenizer_files(self.model_dir, out, self.prefix.tokenizer)
+        return out
+
+
+@dataclass
+class YesNoTrainResult:
+    """What one training run did: steps, seconds (caching and training apart) and the loss history."""
+
+    steps: int
+    epochs: float
+    cache_seconds: float
+    train_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]], *, epochs: float = 1.0,
+                 batch_pairs: int = 8, learning_rate: float = 1e-4, zeta: float = 0.1, warmup: float = 0.05,
+                 seed: int = 0, cache_seconds: float = 0.0, log_every: int = 10,
+                 log: Callable[[str], None] | None = None) -> YesNoTrainResult:
+    """Pairwise-RL training on cached pairs (chosen first in ``ab``): CE over both orders + zeta x consistency.
+
+    AdamW on the trainable layers, linear warmup then linear decay to 0; batches of ``batch_pairs`` pairs, both
+    orders of each pair in the same batch (the consistency term needs both).
+    """
+    import torch
+
+    from rm_gallery.training.pairwise_rl import pairwise_rl_loss
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    params = judge.prefix.trainable_parameters()
+    opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    per_epoch = math.ceil(len(cached) / batch_pairs)
+    total = max(1, round(per_epoch * epochs))
+    warm = max(1, round(total * warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    order: list[int] = []
+    history = []
+    started = time.perf_counter()
+    for step in range(total):
+        if len(order) < batch_pairs:
+            fresh = list(range(len(cached)))
+            rng.shuffle(fresh)
+            order.extend(fresh)
+        batch, order = order[:batch_pairs], order[batch_pairs:]
+        logits = [judge.yes_no_logits(h) for i in batch for h in cached[i]]
+        y_ab = torch.stack([logits[2 * k][0] for k in range(len(batch))])
+        n_ab = torch.stack([logits[2 * k][1] for k in range(len(batch))])
+        y_ba = torch.stack([logits[2 * k + 1][0] for k in range(len(batch))])
+        n_ba = torch.stack([logits[2 * k + 1][1] for k in range(len(batch))])
+        loss, parts = pairwise_rl_loss(y_ab, n_ab, y_ba, n_ba, torch.ones(len(batch)), zeta)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        history.append({"step": step + 1, **parts})
+        if log and ((step + 1) % log_every == 0 or step + 1 == total):
+            recent = history[-log_every:]
+            log(f"step {step + 1}/{total}: loss {sum(h['loss'] for h in recent) / len(recent):.4f} "
+                f"({time.perf_counter() - started:.0f}s)")
+    return YesNoTrainResult(total, epochs, cache_seconds, time.perf_counter() - started, history)
