@@ -14,6 +14,9 @@
 | four_way            | Rank    | RewardBench 2 best-of-four: [[A]]..[[D]] names the best answer        |
 | debiased            | Verdict | any pairwise judge in both orders / seeded order, with voting         |
 | function            | any     | a Python function as a grader                                         |
+
+Every text parser follows one rule (:mod:`rm_gallery.graders.verdicts`): the judge's final verdict decides,
+and an unreadable, out-of-range or two-sided final verdict is a parse error, never an earlier one.
 """
 
 from rm_gallery.graders.base import GradeContext, Grader, InvalidSample, LLMJudge, pair_variables

@@ -1,52 +1,59 @@
 """Documented variants of the pairwise judge: multi-aspect comparison and a stated confidence.
 
-Both reuse the pairwise judge's tag reading (last readable tag wins) and land in the same Verdict:
-per-aspect winners in ``Verdict.aspects`` (the overall one is the winner), the confidence in
-``Verdict.confidence``.
+Both read tags like the pairwise judge (:mod:`rm_gallery.graders.verdicts`: the judge's final tag decides,
+an unreadable one is never replaced by an earlier one) and land in the same Verdict: per-aspect winners in
+``Verdict.aspects`` (the overall one is the winner), the confidence in ``Verdict.confidence``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
-from rm_gallery.graders.pairwise import extract_analysis, normalize_winner, parse_preference
+from rm_gallery.graders.pairwise import extract_analysis, parse_preference
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.tags import tag_values
+from rm_gallery.graders.verdicts import tag_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Result, Sample, Verdict, Winner
 
 ASPECTS = ("helpfulness", "correctness", "clarity")
 
 
-def last_tag_winner(text: str, tag: str) -> Winner | None:
-    """The winner in the last readable ``<tag>`` of ``text`` (None if there is none)."""
-    for value in reversed(tag_values(text, tag)):
-        w = normalize_winner(value)
-        if w is not None:
-            return w
-    return None
-
-
 @dataclass(frozen=True)
 class AspectJudgment:
+    """The overall winner, the readable per-aspect winners, and why each other aspect could not be read."""
+
     overall: Winner
     aspects: dict[str, Winner]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def parse_aspects(text: str, aspects: tuple[str, ...] = ASPECTS) -> AspectJudgment | ParseFailure:
-    """Per-aspect winners plus the overall one; the overall tag is required, aspects are kept when readable."""
+    """Per-aspect winners plus the overall one, each from the judge's final tag of that name; never raises.
+
+    The final ``<overall>`` is the verdict: unreadable or missing, it is a failure. An aspect whose final tag
+    is missing or unreadable is left out of ``aspects`` and its reason kept in ``unreadable`` (an earlier tag
+    of the same aspect never stands in for it).
+    """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}")
-    overall = last_tag_winner(text, "overall")
-    if overall is None:
-        return ParseFailure(reason="no readable <overall> tag", code="missing_tag")
-    found = {a: w for a in aspects if (w := last_tag_winner(text, a)) is not None}
-    return AspectJudgment(overall, found)
+    overall = tag_verdict(text, "overall")
+    if isinstance(overall, ParseFailure):
+        return overall
+    found: dict[str, Winner] = {}
+    unreadable: dict[str, str] = {}
+    for aspect in aspects:
+        w = tag_verdict(text, aspect)
+        if isinstance(w, ParseFailure):
+            unreadable[aspect] = w.reason
+        else:
+            found[aspect] = w
+    return AspectJudgment(overall, found, unreadable)
 
 
 _CONF = re.compile(r"([0-9]*\.?[0-9]+)\s*%?")
@@ -95,7 +102,8 @@ class MultiAspectPairwiseGrader(_PairwiseVariant):
         if isinstance(parsed, ParseFailure):
             return parse_error(completion, parsed)
         return Verdict(winner=parsed.overall, aspects=parsed.aspects, raw=completion.text,
-                       reason=extract_analysis(completion.text), usage=completion.usage)
+                       reason=extract_analysis(completion.text), usage=completion.usage,
+                       metadata={"unreadable_aspects": parsed.unreadable} if parsed.unreadable else {})
 
 
 @register_grader("pairwise_confidence")

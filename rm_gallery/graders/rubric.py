@@ -8,6 +8,9 @@ template family and one parser module:
   of the score token.
 * ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie).
 * ``rubric_pairwise``: the judge answers ``<answer>A or B</answer>`` directly.
+
+Both parsers read the judge's final ``<answer>`` tag only: the last verdict the judge writes decides, and an
+invalid final answer is a failure, never a fallback to an earlier answer.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, InvalidSample, LLMJudge, pair_variables, parse_error
 from rm_gallery.graders.debias import majority
 from rm_gallery.graders.logprobs import expected_score, require_logprobs
-from rm_gallery.graders.pairwise import normalize_winner
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.rubrics import load_rubrics, route_domain
-from rm_gallery.graders.tags import last_block, tag_values
+from rm_gallery.graders.tags import MAX_VALUE, final_tag, last_block
+from rm_gallery.graders.verdicts import plain, tag_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import GraderError, ParseFailure, Result, Sample, Score, Usage, Verdict, Winner
 
@@ -71,37 +74,37 @@ def _judgment(text: str, score: float | None, winner: Winner | None) -> RubricJu
 
 
 def parse_rubric_score(text: str, scale: tuple[float, float] = SCALE) -> RubricJudgment | ParseFailure:
-    """The score in the last ``<answer>`` holding a number within ``scale``; never raises.
+    """The score in the judge's final ``<answer>`` tag, a number within ``scale``; never raises.
 
-    Failure codes: ``missing_tag`` (no answer tag) and ``invalid_score`` (answer present, no valid number).
+    The last verdict the judge writes decides: ``<answer>6</answer> ... <answer>11</answer>`` is invalid, not 6.
+    Failure codes: ``missing_tag`` (no answer tag), ``unclosed_tag`` (the final one never closed) and
+    ``invalid_score`` (the final answer holds no number within ``scale``), which PaTaRM's format reward
+    (:func:`~rm_gallery.training.rewards.format_penalty`) tells apart.
     """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}", code="missing_tag")
-    answers = tag_values(text, "answer")
-    for value in reversed(answers):
-        num = _SCORE.match(value)
-        if num:
-            value = float(num.group(1))
-            if scale[0] <= value <= scale[1]:
-                return _judgment(text, value, None)
-    if answers:
-        return ParseFailure(reason=f"<answer> holds no number between {scale[0]:g} and {scale[1]:g}",
-                            code="invalid_score")
-    return ParseFailure(reason="no <answer>...</answer> tag", code="missing_tag")
+    value = final_tag(text, "answer")
+    if isinstance(value, ParseFailure):
+        return value
+    num = _SCORE.match(plain(value).replace("*", "").strip()) if len(value) <= MAX_VALUE else None
+    if num and scale[0] <= float(num.group(1)) <= scale[1]:
+        return _judgment(text, float(num.group(1)), None)
+    return ParseFailure(reason=f"the final <answer> holds {value[:MAX_VALUE]!r}, not a number between "
+                               f"{scale[0]:g} and {scale[1]:g}", code="invalid_score")
 
 
 def parse_rubric_choice(text: str) -> RubricJudgment | ParseFailure:
-    """The A/B (or tie) in the last readable ``<answer>`` tag; never raises."""
+    """The A/B (or tie) in the judge's final ``<answer>`` tag, read like the pairwise judge's; never raises.
+
+    A final answer that is unreadable or names both sides is ``invalid_score`` (never an earlier answer).
+    """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}", code="missing_tag")
-    answers = tag_values(text, "answer")
-    for value in reversed(answers):
-        winner = normalize_winner(value)
-        if winner is not None:
-            return _judgment(text, None, winner)
-    if answers:
-        return ParseFailure(reason="<answer> names neither A nor B", code="invalid_score")
-    return ParseFailure(reason="no <answer>...</answer> tag", code="missing_tag")
+    winner = tag_verdict(text, "answer")
+    if isinstance(winner, ParseFailure):
+        code = winner.code if winner.code in ("missing_tag", "unclosed_tag") else "invalid_score"
+        return winner.model_copy(update={"code": code})
+    return _judgment(text, None, winner)
 
 
 def rubric_variables(sample: Sample, domain: str | None) -> dict[str, Any]:

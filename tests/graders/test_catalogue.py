@@ -253,3 +253,11 @@ async def test_multi_aspect_and_confidence_variants(model_for):
     model2, _ = await model_for("<analysis>x</analysis><preference>B</preference><confidence>0.65</confidence>")
     r2 = await create_grader("pairwise_confidence", model=model2).grade(PAIR)
     assert isinstance(r2, Verdict) and r2.winner == "B" and r2.confidence == 0.65
+
+
+async def test_aspect_verdict_reports_unreadable_aspects(model_for):
+    model, _ = await model_for("<helpfulness>A</helpfulness><clarity>B</clarity><clarity>A or B</clarity>"
+                               "<overall>A</overall>")
+    r = await create_grader("pairwise_aspects", model=model).grade(PAIR)
+    assert r.winner == "A" and r.aspects == {"helpfulness": "A"}
+    assert set(r.metadata["unreadable_aspects"]) == {"clarity", "correctness"}
