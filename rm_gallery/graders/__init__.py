@@ -4,7 +4,7 @@
 |---------------------|---------|-----------------------------------------------------------------------|
 | pairwise            | Verdict | RM-Gallery judge: <analysis> then <preference>A|B|tie</preference>    |
 | pairwise_aspects    | Verdict | per-aspect preferences plus an overall one                            |
-| pairwise_confidence | Verdict | preference plus a stated confidence 0..1                              |
+| pairwise_confidence | Verdict | preference plus a stated confidence in [0, 1] (or "80%")              |
 | reasoning           | Verdict | ReasonGenRM judge: reasoning, then [[A]] / [[B]] / [[C]]              |
 | rubric              | Score   | PaTaRM pointwise: domain rubrics + generated rubrics, <answer>0-10    |
 | rubric_pair         | Verdict | A vs B from two rubric scores (strict >)                              |

@@ -1,20 +1,16 @@
 """Linear-time readers for XML-like tags in judge output, shared by every tag-based parser.
 
 Judge text is untrusted (a degenerate model can emit kilobytes of whitespace or thousands of open tags),
-so nothing here backtracks: short values are matched with a bounded character class, and tags are
-located with ``rfind``/``find``. Tag names match
+so nothing here uses a regex: tags are located with ``rfind``/``find``, in linear time. Tag names match
 case-insensitively; only ASCII letters are folded, so every index found in the folded text is an index in
 the original (``str.lower`` can change a text's length).
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 from rm_gallery.types import ParseFailure
 
-#: Longest content of a score-style tag (``<answer>``, ``<confidence>``) that is still read.
+#: Longest content of a score-style tag (``<answer>``, ``<confidence>``) that is still read as a number.
 MAX_VALUE = 64
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
@@ -22,16 +18,6 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 def ascii_lower(text: str) -> str:
     """``text`` with A-Z folded to a-z and nothing else changed (same length, same indices)."""
     return text.translate(_ASCII_LOWER)
-
-
-@lru_cache(maxsize=64)
-def _value_re(tag: str, max_len: int) -> re.Pattern[str]:
-    return re.compile(rf"<{tag}>([^<]{{0,{max_len}}})</{tag}>", re.IGNORECASE)
-
-
-def tag_values(text: str, tag: str, max_len: int = MAX_VALUE) -> list[str]:
-    """Stripped contents of every ``<tag>value</tag>`` whose value is short and holds no ``<``, in order."""
-    return [m.group(1).strip() for m in _value_re(tag, max_len).finditer(text)]
 
 
 def last_block(text: str, tag: str) -> str | None:

@@ -1,10 +1,9 @@
 """Fuzz targets for every judge-output parser, shared by the CI fuzz tests and ``perf/fuzz_parsers.py``.
 
-A parser's contract: it is pure and never raises; it returns a value or a :class:`ParseFailure`
-(``parse_confidence`` returns None instead). Each :class:`FuzzTarget` pairs a parser with a hypothesis
-strategy for its input and a ``check`` of what a valid output looks like, plus, since the last verdict the
-judge writes decides, a ``suffix`` whose appending must decide the result (a readable verdict, or a failure
-when the appended final verdict is out of range).
+A parser's contract: it is pure and never raises; it returns a value or a :class:`ParseFailure`. Each
+:class:`FuzzTarget` pairs a parser with a hypothesis strategy for its input and a ``check`` of what a valid
+output looks like, plus, since the last verdict the judge writes decides, a ``suffix`` whose appending must
+decide the result (a readable verdict, or a failure when the appended final verdict is out of range).
 
 :func:`discover_parsers` finds the parsers a target list must cover: every ``parse_*`` function in
 :mod:`rm_gallery.graders` and every registered grader's ``parser``; a new parser without a target fails the
@@ -126,9 +125,6 @@ def targets() -> list[FuzzTarget]:
             assert out.winner is None and isinstance(out.generated_rubrics, tuple)
         return out
 
-    def confidence(_: Any, out: Any) -> None:
-        assert out is None or (isinstance(out, float) and 0.0 <= out <= 1.0), repr(out)
-
     def aspects(_: Any, out: Any) -> None:
         assert isinstance(out, (AspectJudgment, ParseFailure)), repr(out)
         if isinstance(out, AspectJudgment):
@@ -186,8 +182,11 @@ def targets() -> list[FuzzTarget]:
         FuzzTarget("tags_in_order", tags_in_order, TEXT, _is(bool), covers=(tags_in_order,)),
         FuzzTarget("parse_aspects", parse_aspects, TEXT, aspects, "<clarity>A</clarity><overall>B</overall>",
                    lambda out: out.overall == "B" and out.aspects.get("clarity") == "A", (parse_aspects,)),
-        FuzzTarget("parse_confidence", parse_confidence, TEXT, confidence, "<confidence>40%</confidence>",
+        FuzzTarget("parse_confidence", parse_confidence, TEXT, _probability, "<confidence>40%</confidence>",
                    lambda out: out == 0.4, (parse_confidence,)),
+        FuzzTarget("parse_confidence(final 1.5)", parse_confidence, TEXT, _probability,
+                   "<confidence>0.9</confidence><confidence>1.5</confidence>",
+                   lambda out: isinstance(out, ParseFailure) and out.code == "invalid_confidence"),
         FuzzTarget("yes_no_probability", yes_no_probability, TOKENS, _probability, covers=(yes_no_probability,)),
         FuzzTarget("expected_score", lambda toks: expected_score(toks, 0.0, 10.0), TOKENS, _in_scale(0.0, 10.0),
                    covers=(expected_score,)),

@@ -261,3 +261,15 @@ async def test_aspect_verdict_reports_unreadable_aspects(model_for):
     r = await create_grader("pairwise_aspects", model=model).grade(PAIR)
     assert r.winner == "A" and r.aspects == {"helpfulness": "A"}
     assert set(r.metadata["unreadable_aspects"]) == {"clarity", "correctness"}
+
+
+@pytest.mark.parametrize("reply, message", [
+    ("<preference>B</preference><confidence>1.5</confidence>", "confidence: the final <confidence> holds '1.5'"),
+    ("<preference>B</preference><confidence>80</confidence>", "confidence:"),
+    ("<preference>B</preference>", "confidence: no <confidence>"),  # the template asks for one: a format failure
+])
+async def test_confidence_grader_unreadable_or_missing_confidence_is_a_parse_error(model_for, reply, message):
+    model, _ = await model_for(reply)
+    r = await create_grader("pairwise_confidence", model=model).grade(PAIR)
+    assert isinstance(r, GraderError) and r.kind == "parse_error" and r.message.startswith(message)
+    assert r.raw == reply

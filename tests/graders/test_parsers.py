@@ -147,8 +147,26 @@ def test_aspects_final_tags_decide():
     assert set(j.unreadable) == {"clarity", "helpfulness"} and "names A and B" in j.unreadable["clarity"]
 
 
-@pytest.mark.parametrize("text, want", [("<confidence>0.8</confidence>", 0.8), ("<confidence>75%</confidence>", 0.75),
-                                        ("<confidence>.3</confidence><confidence>2000</confidence>", 0.3),
-                                        ("none", None)])
+@pytest.mark.parametrize("text, want", [
+    ("<confidence>0.8</confidence>", 0.8), ("<confidence>75%</confidence>", 0.75), ("<confidence>1</confidence>", 1.0),
+    ("<confidence>0</confidence>", 0.0), ("<confidence>100 %</confidence>", 1.0), ("<confidence>.3</confidence>", 0.3),
+    ("<confidence>0.8%</confidence>", 0.008),  # a percentage only with "%": 0.8% is 0.008, not 0.8
+    ("<confidence>**0.9**</confidence>", 0.9), ("<confidence>０.７</confidence>", 0.7),
+])
 def test_confidence(text, want):
-    assert parse_confidence(text) == pytest.approx(want) if want is not None else parse_confidence(text) is None
+    assert parse_confidence(text) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("<confidence>1.5</confidence>", "invalid_confidence"),  # not 0.015: out of [0, 1] without "%"
+    ("<confidence>80</confidence>", "invalid_confidence"),   # a percentage needs "%"
+    ("<confidence>150%</confidence>", "invalid_confidence"),
+    ("<confidence>-0.2</confidence>", "invalid_confidence"),
+    ("<confidence>high</confidence>", "invalid_confidence"),
+    ("<confidence>.3</confidence><confidence>2000</confidence>", "invalid_confidence"),  # the final one decides
+    ("none", "missing_tag"),
+    ("<confidence>0.7", "unclosed_tag"),
+])
+def test_confidence_failures(text, code):
+    out = parse_confidence(text)
+    assert isinstance(out, ParseFailure) and out.code == code
