@@ -6,7 +6,8 @@ template family and one parser module:
 * ``rubric``: a 0-10 Score for one response (several rollouts -> mean or majority; PaTaRM's
   test-time scaling). ``score_mode="expected"`` reads the score as an expectation over the logprobs
   of the score token.
-* ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie).
+* ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie; a majority vote
+  pairs rollouts by index and reports the pairs a failed rollout left without a vote).
 * ``rubric_pairwise``: the judge answers ``<answer>A or B</answer>`` directly.
 
 Both parsers read the judge's final ``<answer>`` tag only: the last verdict the judge writes decides, and an
@@ -174,22 +175,31 @@ class RubricPointwiseGrader:
                      metadata={"generated_rubrics": list(parsed.generated_rubrics), "format_ok": parsed.format_ok,
                                "domain": variables["domain"]})
 
-    async def score_response(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> Result:
-        """Score ``sample.responses[index]``, aggregating rollouts; an error only if every rollout failed."""
+    async def score_rollouts(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> list[Result]:
+        """One result per rollout for ``sample.responses[index]``, in rollout order (a failed one is a GraderError)."""
         ctx = ctx or GradeContext()
         variables = self.variables(sample, index)
         if self.rollouts == 1:
-            return await self._once(variables, ctx)
-        runs = await asyncio.gather(*(self._once(variables, ctx.for_rollout(ctx.rollout + i))
-                                      for i in range(self.rollouts)))
+            return [await self._once(variables, ctx)]
+        return list(await asyncio.gather(*(self._once(variables, ctx.for_rollout(ctx.rollout + i))
+                                           for i in range(self.rollouts))))
+
+    def aggregate_rollouts(self, runs: list[Result]) -> Result:
+        """The rollouts' scores by mean or majority; an error only if every rollout failed."""
+        if len(runs) == 1:
+            return runs[0]
         scores = [r for r in runs if isinstance(r, Score)]
-        usage = Usage.total(list(runs))
+        usage = Usage.total(runs)
         if not scores:
             return runs[0].model_copy(update={"usage": usage})
         value = aggregate_scores([s.value for s in scores], self.aggregate)
         return Score(value=value, scale=SCALE, raw=scores[0].raw, reason=scores[0].reason, usage=usage,
                      metadata={"rollout_scores": [s.value for s in scores], "failed_rollouts": len(runs) - len(scores),
-                               "domain": variables["domain"]})
+                               "domain": scores[0].metadata.get("domain")})
+
+    async def score_response(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> Result:
+        """Score ``sample.responses[index]``, aggregating rollouts; an error only if every rollout failed."""
+        return self.aggregate_rollouts(await self.score_rollouts(sample, index, ctx))
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         return await self.score_response(sample, self.response_index, ctx)
@@ -202,7 +212,14 @@ def decide(score_a: float, score_b: float) -> Winner:
 
 @register_grader("rubric_pair")
 class RubricPairGrader:
-    """Decides A vs B from two rubric scores (strict >; equal is a tie)."""
+    """Decides A vs B from two rubric scores (strict >; equal is a tie).
+
+    With ``aggregate="majority"`` and several rollouts, rollout i of A is paired with rollout i of B and each
+    pair votes; a rollout that failed on either side casts no vote. Those pairs are listed in
+    ``metadata["unpaired_rollouts"]`` (indices) and the vote counts in ``metadata["votes"]``; no complete
+    pair at all is a parse error. With ``"mean"`` the two mean scores decide. Either way
+    ``failed_rollouts_a``/``failed_rollouts_b`` count the rollouts that failed (parse or API errors).
+    """
 
     def __init__(self, model: ChatModel | None = None, *, scorer: RubricPointwiseGrader | None = None,
                  name: str = "rubric_pair", **scorer_kwargs: Any) -> None:
@@ -217,21 +234,31 @@ class RubricPairGrader:
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         if len(sample.responses) < 2:
             raise InvalidSample(f"sample {sample.id}: rubric_pair needs 2 responses")
-        a, b = await asyncio.gather(self.scorer.score_response(sample, 0, ctx),
-                                    self.scorer.score_response(sample, 1, ctx))
+        runs_a, runs_b = await asyncio.gather(self.scorer.score_rollouts(sample, 0, ctx),
+                                              self.scorer.score_rollouts(sample, 1, ctx))
+        a, b = self.scorer.aggregate_rollouts(runs_a), self.scorer.aggregate_rollouts(runs_b)
         usage = a.usage + b.usage
         for r in (a, b):
             if isinstance(r, GraderError):
                 return r.model_copy(update={"usage": usage})
         assert isinstance(a, Score) and isinstance(b, Score)
-        if self.scorer.aggregate == "majority" and "rollout_scores" in a.metadata:
-            votes = [decide(x, y) for x, y in zip(a.metadata["rollout_scores"], b.metadata["rollout_scores"],
-                                                   strict=False)]
+        raw = f"{a.raw}\n---\n{b.raw}"
+        metadata: dict[str, Any] = {"score_a": a.value, "score_b": b.value,
+                                    "failed_rollouts_a": sum(not isinstance(r, Score) for r in runs_a),
+                                    "failed_rollouts_b": sum(not isinstance(r, Score) for r in runs_b)}
+        if self.scorer.aggregate == "majority" and len(runs_a) > 1:
+            pairs = list(zip(runs_a, runs_b, strict=True))
+            votes = [decide(x.value, y.value) for x, y in pairs if isinstance(x, Score) and isinstance(y, Score)]
+            unpaired = [i for i, (x, y) in enumerate(pairs) if not (isinstance(x, Score) and isinstance(y, Score))]
+            if not votes:
+                return GraderError(kind="parse_error", raw=raw, usage=usage, metadata=metadata,
+                                   message=f"majority vote: none of the {len(pairs)} rollouts has a readable "
+                                           "score for both A and B")
             winner = majority(votes)
+            metadata |= {"votes": dict(Counter(votes)), "unpaired_rollouts": unpaired}
         else:
             winner = decide(a.value, b.value)
-        return Verdict(winner=winner, raw=f"{a.raw}\n---\n{b.raw}", reason=a.reason, usage=usage,
-                       metadata={"score_a": a.value, "score_b": b.value})
+        return Verdict(winner=winner, raw=raw, reason=a.reason, usage=usage, metadata=metadata)
 
 
 @register_grader("rubric_pairwise")
