@@ -62,14 +62,12 @@ def plain(value: str) -> str:
     return _HTML_TAG.sub(" ", unicodedata.normalize("NFKC", value))
 
 
-def verdict_words(value: str) -> list[str]:
-    """The casefolded words of a verdict: punctuation, emphasis and underscores separate them; contractions
-    ("A's", "I'd") lose their tail and "n't" becomes "not"."""
-    return [word for word, _ in _words(plain(value))]
-
-
 def _words(plain_text: str) -> list[tuple[str, bool]]:
-    """(word, whether only spaces separate it from the next word) for every word of a plain text."""
+    """(word, whether only spaces separate it from the next word) for every casefolded word of a plain text.
+
+    Punctuation, emphasis and underscores separate words; contractions ("A's", "I'd") lose their tail and
+    "n't" becomes "not".
+    """
     text = _NOT.sub(" not", _CONTRACTION.sub("", plain_text))
     found = list(_WORD.finditer(text))
     return [(m.group().casefold(), i + 1 < len(found) and text[m.end(): found[i + 1].start()].isspace())
