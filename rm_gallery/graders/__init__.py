@@ -4,7 +4,7 @@
 |---------------------|---------|-----------------------------------------------------------------------|
 | pairwise            | Verdict | RM-Gallery judge: <analysis> then <preference>A|B|tie</preference>    |
 | pairwise_aspects    | Verdict | per-aspect preferences plus an overall one                            |
-| pairwise_confidence | Verdict | preference plus a stated confidence 0..1                              |
+| pairwise_confidence | Verdict | preference plus a stated confidence in [0, 1] (or "80%")              |
 | reasoning           | Verdict | ReasonGenRM judge: reasoning, then [[A]] / [[B]] / [[C]]              |
 | relevance           | Score   | RM-Gallery relevance 1-5 (JSON); two responses -> Verdict by scores   |
 | rubric              | Score   | PaTaRM pointwise: domain rubrics + generated rubrics, <answer>0-10    |
@@ -15,6 +15,9 @@
 | four_way            | Rank    | RewardBench 2 best-of-four: [[A]]..[[D]] names the best answer        |
 | debiased            | Verdict | any pairwise judge in both orders / seeded order, with voting         |
 | function            | any     | a Python function as a grader                                         |
+
+Every text parser follows one rule (:mod:`rm_gallery.graders.verdicts`): the judge's final verdict decides,
+and an unreadable, out-of-range or two-sided final verdict is a parse error, never an earlier one.
 """
 
 from rm_gallery.graders.base import GradeContext, Grader, InvalidSample, LLMJudge, pair_variables

@@ -1,35 +1,37 @@
 """RewardBench 2's generative protocol: the judge sees four answers and names the best as ``[[A]]``..``[[D]]``.
 
-The parser is pure and binds to the *last* verdict token, so reasoning that quotes other tokens never decides.
+The parser is pure and the last verdict token decides (:func:`~rm_gallery.graders.verdicts.bracket_verdict`):
+reasoning that quotes other tokens never decides, and a final token that is unreadable (``[[E]]``) or joined to
+another letter ("[[A]] or [[C]]") is a parse error, never a fallback to an earlier token.
 The result is a :class:`Rank` whose ``order[0]`` is the pick; the rest of the order carries no information
 (``metadata["best_only"]``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import GradeContext, InvalidSample, LLMJudge, parse_error
 from rm_gallery.graders.registry import register_grader
+from rm_gallery.graders.verdicts import bracket_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Rank, Result, Sample
 
 LETTERS = "ABCD"
-_VERDICT = re.compile(r"\[\[\s*([ABCD])\s*\]\]")
 VARIABLES = frozenset({"query", "conversation", "response_a", "response_b", "response_c", "response_d"})
 
 
 def parse_four_way(text: str) -> int | ParseFailure:
-    """Index (0-3) of the answer named by the last ``[[A]]``..``[[D]]`` token; never raises."""
-    if not isinstance(text, str):
-        return ParseFailure(reason=f"expected text, got {type(text).__name__}")
-    found = _VERDICT.findall(text)
-    if not found:
-        return ParseFailure(reason="no [[A]], [[B]], [[C]] or [[D]] verdict", code="missing_tag")
-    return LETTERS.index(found[-1])
+    """Index (0-3) of the answer named by the last ``[[A]]``..``[[D]]`` token (``[[c]]``, ``［［Ｄ］］`` read
+    too); never raises."""
+    side = bracket_verdict(text, LETTERS)
+    if isinstance(side, ParseFailure):
+        return side
+    if side not in LETTERS:
+        return ParseFailure(reason="the final verdict is a tie; name one of [[A]]..[[D]]", code="out_of_range")
+    return LETTERS.index(side)
 
 
 @register_grader("four_way")

@@ -1,8 +1,10 @@
 """RM-Gallery's generative pairwise judge: ``<analysis>...</analysis><preference>A|B|tie</preference>``.
 
-The parser is a pure function shared by evaluation and RL rewards (:mod:`rm_gallery.training`).
-It binds to the *last* well-formed preference tag with a readable value, so an analysis that quotes
-a response containing ``<preference>A</preference>`` is overridden by the judge's own final tag.
+The parser is a pure function shared by evaluation and RL rewards (:mod:`rm_gallery.training`). The last
+verdict the judge writes decides: the judge's final ``<preference>`` tag, read by
+:func:`~rm_gallery.graders.verdicts.read_side`. An analysis that quotes a response's own
+``<preference>A</preference>`` is overridden by the judge's final tag; a final tag that is unreadable,
+unclosed or names both sides is a parse error, never a fallback to an earlier tag.
 """
 
 from __future__ import annotations
@@ -15,36 +17,22 @@ from pydantic import BaseModel
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
 from rm_gallery.graders.registry import register_grader
-from rm_gallery.graders.tags import last_block, tag_values
+from rm_gallery.graders.tags import ascii_lower, last_block
+from rm_gallery.graders.verdicts import normalize_winner, tag_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Result, Sample, Verdict, Winner
 
-_WINNERS: dict[str, Winner] = {
-    "a": "A", "response a": "A", "response_a": "A", "assistant a": "A", "answer a": "A",
-    "b": "B", "response b": "B", "response_b": "B", "assistant b": "B", "answer b": "B",
-    "tie": "tie", "equal": "tie", "draw": "tie", "both": "tie", "equally good": "tie",
-}
-
-
-def normalize_winner(value: str) -> Winner | None:
-    """``"Response A"``, ``"**b**"``, ``"Equal."`` -> ``"A"``, ``"B"``, ``"tie"``; None if unreadable."""
-    key = " ".join(value.strip().strip("*_`'\".:!()[] ").lower().split())
-    return _WINNERS.get(key)
+__all__ = ["PairwiseComparisonTemplate", "PairwiseGrader", "extract_analysis", "normalize_winner", "parse_preference"]
 
 
 def parse_preference(text: str) -> Winner | ParseFailure:
-    """The winner named by the last readable ``<preference>`` tag in ``text``; never raises."""
-    if not isinstance(text, str):
-        return ParseFailure(reason=f"expected text, got {type(text).__name__}")
-    values = tag_values(text, "preference")
-    for value in reversed(values):
-        winner = normalize_winner(value)
-        if winner is not None:
-            return winner
-    if values:
-        found = len(values)
-        return ParseFailure(reason=f"{found} <preference> tag(s) but none says A, B or tie")
-    return ParseFailure(reason="no <preference>...</preference> tag")
+    """The winner named by the judge's final ``<preference>`` tag; never raises.
+
+    "The last verdict the judge writes decides": ``<preference>B</preference> ... <preference>not sure
+    </preference>`` is a failure, not B. The tag may hold natural forms ("Response B is better", "**A**",
+    "<b>A</b>", "Both are equally good"); it must name exactly one of A, B or tie.
+    """
+    return tag_verdict(text, "preference")
 
 
 def extract_analysis(text: str) -> str | None:
@@ -52,7 +40,7 @@ def extract_analysis(text: str) -> str | None:
     block = last_block(text, "analysis")
     if block is not None:
         return block or None
-    cut = text.lower().rfind("<preference>")
+    cut = ascii_lower(text).rfind("<preference>")
     head = text[:cut] if cut >= 0 else ""
     return head.strip() or None
 

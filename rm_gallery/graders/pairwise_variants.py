@@ -1,71 +1,85 @@
 """Documented variants of the pairwise judge: multi-aspect comparison and a stated confidence.
 
-Both reuse the pairwise judge's tag reading (last readable tag wins) and land in the same Verdict:
-per-aspect winners in ``Verdict.aspects`` (the overall one is the winner), the confidence in
-``Verdict.confidence``.
+Both read tags like the pairwise judge (:mod:`rm_gallery.graders.verdicts`: the judge's final tag decides,
+an unreadable one is never replaced by an earlier one) and land in the same Verdict: per-aspect winners in
+``Verdict.aspects`` (the overall one is the winner), the confidence in ``Verdict.confidence``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
-from rm_gallery.graders.pairwise import extract_analysis, normalize_winner, parse_preference
+from rm_gallery.graders.pairwise import extract_analysis, parse_preference
 from rm_gallery.graders.registry import register_grader
-from rm_gallery.graders.tags import tag_values
+from rm_gallery.graders.tags import MAX_VALUE, final_tag
+from rm_gallery.graders.verdicts import plain, tag_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Result, Sample, Verdict, Winner
 
 ASPECTS = ("helpfulness", "correctness", "clarity")
 
 
-def last_tag_winner(text: str, tag: str) -> Winner | None:
-    """The winner in the last readable ``<tag>`` of ``text`` (None if there is none)."""
-    for value in reversed(tag_values(text, tag)):
-        w = normalize_winner(value)
-        if w is not None:
-            return w
-    return None
-
-
 @dataclass(frozen=True)
 class AspectJudgment:
+    """The overall winner, the readable per-aspect winners, and why each other aspect could not be read."""
+
     overall: Winner
     aspects: dict[str, Winner]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def parse_aspects(text: str, aspects: tuple[str, ...] = ASPECTS) -> AspectJudgment | ParseFailure:
-    """Per-aspect winners plus the overall one; the overall tag is required, aspects are kept when readable."""
+    """Per-aspect winners plus the overall one, each from the judge's final tag of that name; never raises.
+
+    The final ``<overall>`` is the verdict: unreadable or missing, it is a failure. An aspect whose final tag
+    is missing or unreadable is left out of ``aspects`` and its reason kept in ``unreadable`` (an earlier tag
+    of the same aspect never stands in for it).
+    """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}")
-    overall = last_tag_winner(text, "overall")
-    if overall is None:
-        return ParseFailure(reason="no readable <overall> tag", code="missing_tag")
-    found = {a: w for a in aspects if (w := last_tag_winner(text, a)) is not None}
-    return AspectJudgment(overall, found)
+    overall = tag_verdict(text, "overall")
+    if isinstance(overall, ParseFailure):
+        return overall
+    found: dict[str, Winner] = {}
+    unreadable: dict[str, str] = {}
+    for aspect in aspects:
+        w = tag_verdict(text, aspect)
+        if isinstance(w, ParseFailure):
+            unreadable[aspect] = w.reason
+        else:
+            found[aspect] = w
+    return AspectJudgment(overall, found, unreadable)
 
 
-_CONF = re.compile(r"([0-9]*\.?[0-9]+)\s*%?")
+_CONF = re.compile(r"(\d{1,3}(?:\.\d{1,8})?|\.\d{1,8})\s{0,3}(%?)")
 
 
-def parse_confidence(text: str) -> float | None:
-    """The last ``<confidence>`` value in [0, 1] (a percentage like 80 is read as 0.8); None if absent."""
+def parse_confidence(text: str) -> float | ParseFailure:
+    """The confidence in the judge's final ``<confidence>`` tag, in [0, 1]; never raises.
+
+    The rule: "values in [0, 1] as is, a percentage only with '%' (0-100%), anything else is a parse_error".
+    So ``0.8`` -> 0.8 and ``80%`` -> 0.8, while ``1.5``, ``80`` and ``high`` are failures (code
+    ``invalid_confidence``); no ``<confidence>`` tag is code ``missing_tag``.
+    """
     if not isinstance(text, str):
-        return None
-    for value in reversed(tag_values(text, "confidence", 32)):
-        m = _CONF.fullmatch(value)
-        if m is None:
-            continue
-        v = float(m.group(1))
-        if v > 1.0 and v <= 100.0:
-            v /= 100.0
-        if 0.0 <= v <= 1.0:
-            return v
-    return None
+        return ParseFailure(reason=f"expected text, got {type(text).__name__}")
+    value = final_tag(text, "confidence")
+    if isinstance(value, ParseFailure):
+        return value
+    bad = ParseFailure(reason=f"the final <confidence> holds {value[:MAX_VALUE]!r}: expected a number in [0, 1] "
+                              "or a percentage with '%'", code="invalid_confidence")
+    if len(value) > MAX_VALUE:
+        return bad
+    m = _CONF.fullmatch(plain(value).strip(" *_`'\""))
+    if m is None:
+        return bad
+    v = float(m.group(1)) / (100.0 if m.group(2) else 1.0)
+    return v if 0.0 <= v <= 1.0 else bad
 
 
 class _PairwiseVariant:
@@ -95,12 +109,18 @@ class MultiAspectPairwiseGrader(_PairwiseVariant):
         if isinstance(parsed, ParseFailure):
             return parse_error(completion, parsed)
         return Verdict(winner=parsed.overall, aspects=parsed.aspects, raw=completion.text,
-                       reason=extract_analysis(completion.text), usage=completion.usage)
+                       reason=extract_analysis(completion.text), usage=completion.usage,
+                       metadata={"unreadable_aspects": parsed.unreadable} if parsed.unreadable else {})
 
 
 @register_grader("pairwise_confidence")
 class ConfidencePairwiseGrader(_PairwiseVariant):
-    """Pairwise judge that also states its confidence (0.0-1.0) in the verdict."""
+    """Pairwise judge that also states its confidence (0.0-1.0) in the verdict.
+
+    The template asks for both, so a missing or unreadable ``<confidence>`` is the judge failing the format:
+    a parse error (message "confidence: ..."), like an unreadable preference. ``parser`` (what training
+    rewards read) is the preference parser alone.
+    """
 
     parser = staticmethod(parse_preference)
     default_template = "pairwise_confidence"
@@ -110,5 +130,8 @@ class ConfidencePairwiseGrader(_PairwiseVariant):
         winner = parse_preference(completion.text)
         if isinstance(winner, ParseFailure):
             return parse_error(completion, winner)
-        return Verdict(winner=winner, confidence=parse_confidence(completion.text), raw=completion.text,
+        confidence = parse_confidence(completion.text)
+        if isinstance(confidence, ParseFailure):
+            return parse_error(completion, confidence.model_copy(update={"reason": f"confidence: {confidence.reason}"}))
+        return Verdict(winner=winner, confidence=confidence, raw=completion.text,
                        reason=extract_analysis(completion.text), usage=completion.usage)

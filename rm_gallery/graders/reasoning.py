@@ -1,43 +1,47 @@
 """ReasonGenRM-style reasoning judge: free reasoning, then a final ``[[A]]`` / ``[[B]]`` (``[[C]]`` = tie).
 
-The parser takes the *last* verdict token, so reasoning that quotes both tokens ("...unlike [[A]], ...")
-never defaults to A. The reasoning is its own field: the server's ``reasoning_content`` when it sends one,
-else the text before the final verdict.
+The last verdict token decides (:func:`~rm_gallery.graders.verdicts.bracket_verdict`): reasoning that quotes
+tokens in earlier sentences never counts, and a final token that is unreadable, out of range (``[[C]]``
+when ties are not allowed) or joined to a token for the other side ("[[A]] or [[B]]?") is a parse error,
+never a fallback to an earlier token. The reasoning is its own field: the server's ``reasoning_content``
+when it sends one, else the text before the final verdict.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
 from rm_gallery.graders.registry import register_grader
+from rm_gallery.graders.verdicts import bracket_verdict, last_token_start
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Result, Sample, Verdict, Winner
 
-_VERDICT_RE = re.compile(r"\[\[\s*([ABC])\s*\]\]")
-_TOKENS: dict[str, Winner] = {"A": "A", "B": "B", "C": "tie"}
+_TOKENS: dict[str, Winner] = {"A": "A", "B": "B", "C": "tie", "tie": "tie"}
 
 
 def parse_bracket_verdict(text: str, *, allow_tie: bool = True) -> Winner | ParseFailure:
-    """The winner named by the last ``[[A]]``/``[[B]]``/``[[C]]`` token in ``text``; never raises."""
-    if not isinstance(text, str):
-        return ParseFailure(reason=f"expected text, got {type(text).__name__}")
-    last = None
-    for m in _VERDICT_RE.finditer(text):
-        if allow_tie or m.group(1) != "C":
-            last = m
-    if last is None:
-        return ParseFailure(reason="no [[A]] or [[B]] verdict" + (" or [[C]]" if allow_tie else ""))
-    return _TOKENS[last.group(1)]
+    """The winner named by the last ``[[X]]`` token in ``text``; never raises.
+
+    Natural forms read (``[[a]]``, ``[[tie]]``, ``［［Ｂ］］``, ``[[**A**]]``). With ``allow_tie=False`` a final
+    ``[[C]]`` (or ``[[tie]]``) is out of range: a parse error (code ``out_of_range``), not the token before it.
+    """
+    side = bracket_verdict(text, "ABC")
+    if isinstance(side, ParseFailure):
+        return side
+    winner = _TOKENS[side]
+    if winner == "tie" and not allow_tie:
+        return ParseFailure(reason="the final verdict is a tie ([[C]]), which this judge may not give",
+                            code="out_of_range")
+    return winner
 
 
 def reasoning_before_verdict(text: str) -> str | None:
     """The text before the last verdict token (the judge's reasoning when the server sent none)."""
-    matches = list(_VERDICT_RE.finditer(text))
-    head = text[: matches[-1].start()] if matches else text
+    start = last_token_start(text)
+    head = text[:start] if start is not None else text
     return head.strip() or None
 
 

@@ -8,8 +8,12 @@ template family and one parser module:
   score as an expectation over whole numbers from the logprobs of the score's tokens
   (:mod:`~rm_gallery.graders.score_distribution`: exact along the generated digits; an unchosen ``1``
   that could be 1 or 10 is split by a one-token follow-up request when ``resolve_ambiguous``).
-* ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie).
+* ``rubric_pair``: a Verdict from two pointwise scores (strict >, equal scores are a tie; a majority vote
+  pairs rollouts by index and reports the pairs a failed rollout left without a vote).
 * ``rubric_pairwise``: the judge answers ``<answer>A or B</answer>`` directly.
+
+Both parsers read the judge's final ``<answer>`` tag only: the last verdict the judge writes decides, and an
+invalid final answer is a failure, never a fallback to an earlier answer.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from rm_gallery.client.model import ChatModel
 from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, InvalidSample, LLMJudge, pair_variables, parse_error
 from rm_gallery.graders.debias import majority
 from rm_gallery.graders.logprobs import require_logprobs
-from rm_gallery.graders.pairwise import normalize_winner
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.rubrics import load_rubrics, route_domain
 from rm_gallery.graders.score_distribution import (
@@ -36,7 +39,8 @@ from rm_gallery.graders.score_distribution import (
     resolve_open_prefixes,
     score_distribution,
 )
-from rm_gallery.graders.tags import last_block, tag_values
+from rm_gallery.graders.tags import MAX_VALUE, final_tag, last_block
+from rm_gallery.graders.verdicts import plain, tag_verdict
 from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import GraderError, ParseFailure, Result, Sample, Score, Usage, Verdict, Winner
 
@@ -103,37 +107,37 @@ def _judgment(text: str, score: float | None, winner: Winner | None) -> RubricJu
 
 
 def parse_rubric_score(text: str, scale: tuple[float, float] = SCALE) -> RubricJudgment | ParseFailure:
-    """The score in the last ``<answer>`` holding a number within ``scale``; never raises.
+    """The score in the judge's final ``<answer>`` tag, a number within ``scale``; never raises.
 
-    Failure codes: ``missing_tag`` (no answer tag) and ``invalid_score`` (answer present, no valid number).
+    The last verdict the judge writes decides: ``<answer>6</answer> ... <answer>11</answer>`` is invalid, not 6.
+    Failure codes: ``missing_tag`` (no answer tag), ``unclosed_tag`` (the final one never closed) and
+    ``invalid_score`` (the final answer holds no number within ``scale``), which PaTaRM's format reward
+    (:func:`~rm_gallery.training.rewards.format_penalty`) tells apart.
     """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}", code="missing_tag")
-    answers = tag_values(text, "answer")
-    for value in reversed(answers):
-        num = _SCORE.match(value)
-        if num:
-            value = float(num.group(1))
-            if scale[0] <= value <= scale[1]:
-                return _judgment(text, value, None)
-    if answers:
-        return ParseFailure(reason=f"<answer> holds no number between {scale[0]:g} and {scale[1]:g}",
-                            code="invalid_score")
-    return ParseFailure(reason="no <answer>...</answer> tag", code="missing_tag")
+    value = final_tag(text, "answer")
+    if isinstance(value, ParseFailure):
+        return value
+    num = _SCORE.match(plain(value).replace("*", "").strip()) if len(value) <= MAX_VALUE else None
+    if num and scale[0] <= float(num.group(1)) <= scale[1]:
+        return _judgment(text, float(num.group(1)), None)
+    return ParseFailure(reason=f"the final <answer> holds {value[:MAX_VALUE]!r}, not a number between "
+                               f"{scale[0]:g} and {scale[1]:g}", code="invalid_score")
 
 
 def parse_rubric_choice(text: str) -> RubricJudgment | ParseFailure:
-    """The A/B (or tie) in the last readable ``<answer>`` tag; never raises."""
+    """The A/B (or tie) in the judge's final ``<answer>`` tag, read like the pairwise judge's; never raises.
+
+    A final answer that is unreadable or names both sides is ``invalid_score`` (never an earlier answer).
+    """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}", code="missing_tag")
-    answers = tag_values(text, "answer")
-    for value in reversed(answers):
-        winner = normalize_winner(value)
-        if winner is not None:
-            return _judgment(text, None, winner)
-    if answers:
-        return ParseFailure(reason="<answer> names neither A nor B", code="invalid_score")
-    return ParseFailure(reason="no <answer>...</answer> tag", code="missing_tag")
+    winner = tag_verdict(text, "answer")
+    if isinstance(winner, ParseFailure):
+        code = winner.code if winner.code in ("missing_tag", "unclosed_tag") else "invalid_score"
+        return winner.model_copy(update={"code": code})
+    return _judgment(text, None, winner)
 
 
 def rubric_variables(sample: Sample, domain: str | None) -> dict[str, Any]:
@@ -226,22 +230,31 @@ class RubricPointwiseGrader:
 
         return await resolve_open_prefixes(dist, continue_after), usage
 
-    async def score_response(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> Result:
-        """Score ``sample.responses[index]``, aggregating rollouts; an error only if every rollout failed."""
+    async def score_rollouts(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> list[Result]:
+        """One result per rollout for ``sample.responses[index]``, in rollout order (a failed one is a GraderError)."""
         ctx = ctx or GradeContext()
         variables = self.variables(sample, index)
         if self.rollouts == 1:
-            return await self._once(variables, ctx)
-        runs = await asyncio.gather(*(self._once(variables, ctx.for_rollout(ctx.rollout + i))
-                                      for i in range(self.rollouts)))
+            return [await self._once(variables, ctx)]
+        return list(await asyncio.gather(*(self._once(variables, ctx.for_rollout(ctx.rollout + i))
+                                           for i in range(self.rollouts))))
+
+    def aggregate_rollouts(self, runs: list[Result]) -> Result:
+        """The rollouts' scores by mean or majority; an error only if every rollout failed."""
+        if len(runs) == 1:
+            return runs[0]
         scores = [r for r in runs if isinstance(r, Score)]
-        usage = Usage.total(list(runs))
+        usage = Usage.total(runs)
         if not scores:
             return runs[0].model_copy(update={"usage": usage})
         value = aggregate_scores([s.value for s in scores], self.aggregate)
         return Score(value=value, scale=SCALE, raw=scores[0].raw, reason=scores[0].reason, usage=usage,
                      metadata={"rollout_scores": [s.value for s in scores], "failed_rollouts": len(runs) - len(scores),
-                               "domain": variables["domain"]})
+                               "domain": scores[0].metadata.get("domain")})
+
+    async def score_response(self, sample: Sample, index: int, ctx: GradeContext | None = None) -> Result:
+        """Score ``sample.responses[index]``, aggregating rollouts; an error only if every rollout failed."""
+        return self.aggregate_rollouts(await self.score_rollouts(sample, index, ctx))
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         return await self.score_response(sample, self.response_index, ctx)
@@ -254,7 +267,14 @@ def decide(score_a: float, score_b: float) -> Winner:
 
 @register_grader("rubric_pair")
 class RubricPairGrader:
-    """Decides A vs B from two rubric scores (strict >; equal is a tie)."""
+    """Decides A vs B from two rubric scores (strict >; equal is a tie).
+
+    With ``aggregate="majority"`` and several rollouts, rollout i of A is paired with rollout i of B and each
+    pair votes; a rollout that failed on either side casts no vote. Those pairs are listed in
+    ``metadata["unpaired_rollouts"]`` (indices) and the vote counts in ``metadata["votes"]``; no complete
+    pair at all is a parse error. With ``"mean"`` the two mean scores decide. Either way
+    ``failed_rollouts_a``/``failed_rollouts_b`` count the rollouts that failed (parse or API errors).
+    """
 
     def __init__(self, model: ChatModel | None = None, *, scorer: RubricPointwiseGrader | None = None,
                  name: str = "rubric_pair", **scorer_kwargs: Any) -> None:
@@ -269,21 +289,31 @@ class RubricPairGrader:
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         if len(sample.responses) < 2:
             raise InvalidSample(f"sample {sample.id}: rubric_pair needs 2 responses")
-        a, b = await asyncio.gather(self.scorer.score_response(sample, 0, ctx),
-                                    self.scorer.score_response(sample, 1, ctx))
+        runs_a, runs_b = await asyncio.gather(self.scorer.score_rollouts(sample, 0, ctx),
+                                              self.scorer.score_rollouts(sample, 1, ctx))
+        a, b = self.scorer.aggregate_rollouts(runs_a), self.scorer.aggregate_rollouts(runs_b)
         usage = a.usage + b.usage
         for r in (a, b):
             if isinstance(r, GraderError):
                 return r.model_copy(update={"usage": usage})
         assert isinstance(a, Score) and isinstance(b, Score)
-        if self.scorer.aggregate == "majority" and "rollout_scores" in a.metadata:
-            votes = [decide(x, y) for x, y in zip(a.metadata["rollout_scores"], b.metadata["rollout_scores"],
-                                                   strict=False)]
+        raw = f"{a.raw}\n---\n{b.raw}"
+        metadata: dict[str, Any] = {"score_a": a.value, "score_b": b.value,
+                                    "failed_rollouts_a": sum(not isinstance(r, Score) for r in runs_a),
+                                    "failed_rollouts_b": sum(not isinstance(r, Score) for r in runs_b)}
+        if self.scorer.aggregate == "majority" and len(runs_a) > 1:
+            pairs = list(zip(runs_a, runs_b, strict=True))
+            votes = [decide(x.value, y.value) for x, y in pairs if isinstance(x, Score) and isinstance(y, Score)]
+            unpaired = [i for i, (x, y) in enumerate(pairs) if not (isinstance(x, Score) and isinstance(y, Score))]
+            if not votes:
+                return GraderError(kind="parse_error", raw=raw, usage=usage, metadata=metadata,
+                                   message=f"majority vote: none of the {len(pairs)} rollouts has a readable "
+                                           "score for both A and B")
             winner = majority(votes)
+            metadata |= {"votes": dict(Counter(votes)), "unpaired_rollouts": unpaired}
         else:
             winner = decide(a.value, b.value)
-        return Verdict(winner=winner, raw=f"{a.raw}\n---\n{b.raw}", reason=a.reason, usage=usage,
-                       metadata={"score_a": a.value, "score_b": b.value})
+        return Verdict(winner=winner, raw=raw, reason=a.reason, usage=usage, metadata=metadata)
 
 
 @register_grader("rubric_pairwise")

@@ -1,9 +1,9 @@
 """Fuzz targets for every judge-output parser, shared by the CI fuzz tests and ``perf/fuzz_parsers.py``.
 
-A parser's contract: it is pure and never raises; it returns a value or a :class:`ParseFailure`
-(``parse_confidence`` returns None instead). Each :class:`FuzzTarget` pairs a parser with a hypothesis
-strategy for its input and a ``check`` of what a valid output looks like, plus, where the parser binds to the
-last verdict, a ``suffix`` whose appending must decide the result.
+A parser's contract: it is pure and never raises; it returns a value or a :class:`ParseFailure`. Each
+:class:`FuzzTarget` pairs a parser with a hypothesis strategy for its input and a ``check`` of what a valid
+output looks like, plus, since the last verdict the judge writes decides, a ``suffix`` whose appending must
+decide the result (a readable verdict, or a failure when the appended final verdict is out of range).
 
 :func:`discover_parsers` finds the parsers a target list must cover: every ``parse_*`` function in
 :mod:`rm_gallery.graders` and every registered grader's ``parser``; a new parser without a target fails the
@@ -34,7 +34,8 @@ PIECES = [*"<>/[]ABCD0123456789.%:=abcxyz _\n\t*", "\u00a0", "Ａ", "\u0000",
           "</think>", "<generate_rubrics>", "</generate_rubrics>", "<eval>", "</eval>", "<overall>", "</overall>",
           "<helpfulness>", "</helpfulness>", "<correctness>", "</correctness>", "<clarity>", "</clarity>",
           "<confidence>", "</confidence>", "[[A]]", "[[B]]", "[[C]]", "[[D]]", "[[", "]]", "Response A",
-          "response_b", "tie", "Equal.", "**B**", "Score: ", "/10", "7.5", "-1", "1e309", "100%", "1.", "- item"]
+          "response_b", "tie", "Equal.", "**B**", "Score: ", "/10", "7.5", "-1", "1e309", "100%", "1.", "- item",
+          "［［", "］］", "Ｂ", "<b>", "</b>", " or ", " not ", "?", "Response B is better", "both", "a"]
 PIECES += ['{"score": ', '"score":"', '"reason": "', "'score':", "\\", "\"", "}", "```json"]   # JSON judges
 TAGGY = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
 #: Any text: unicode, verdict-shaped pieces, and lone surrogates (undecodable bytes read with surrogateescape).
@@ -112,16 +113,13 @@ def targets() -> list[FuzzTarget]:
     """Every parser in the judge catalogue, with its strategy and output contract."""
     from rm_gallery.graders.four_way import parse_four_way
     from rm_gallery.graders.logprobs import expected_score, yes_no_probability
-    from rm_gallery.graders.pairwise import (
-        PairwiseComparisonTemplate,
-        extract_analysis,
-        normalize_winner,
-        parse_preference,
-    )
-    from rm_gallery.graders.pairwise_variants import AspectJudgment, last_tag_winner, parse_aspects, parse_confidence
+    from rm_gallery.graders.pairwise import PairwiseComparisonTemplate, extract_analysis, parse_preference
+    from rm_gallery.graders.pairwise_variants import AspectJudgment, parse_aspects, parse_confidence
     from rm_gallery.graders.reasoning import parse_bracket_verdict, reasoning_before_verdict
     from rm_gallery.graders.relevance import RelevanceJudgment, parse_relevance
     from rm_gallery.graders.rubric import RubricJudgment, parse_rubric_choice, parse_rubric_score, tags_in_order
+    from rm_gallery.graders.tags import final_tag
+    from rm_gallery.graders.verdicts import bracket_verdict, normalize_winner, read_side, tag_verdict
 
     def rubric_score(text: str) -> Any:
         out = parse_rubric_score(text)
@@ -129,8 +127,10 @@ def targets() -> list[FuzzTarget]:
             assert out.winner is None and isinstance(out.generated_rubrics, tuple)
         return out
 
-    def confidence(_: Any, out: Any) -> None:
-        assert out is None or (isinstance(out, float) and 0.0 <= out <= 1.0), repr(out)
+    def aspects(_: Any, out: Any) -> None:
+        assert isinstance(out, (AspectJudgment, ParseFailure)), repr(out)
+        if isinstance(out, AspectJudgment):
+            assert out.overall in ("A", "B", "tie") and not set(out.aspects) & set(out.unreadable)
 
     def relevance(_: Any, out: Any) -> None:
         assert isinstance(out, ParseFailure) or (isinstance(out, RelevanceJudgment) and out.score in (1, 2, 3, 4, 5)
@@ -159,31 +159,42 @@ def targets() -> list[FuzzTarget]:
         FuzzTarget("extract_analysis", extract_analysis, TEXT, _is(str, type(None)), covers=(extract_analysis,)),
         FuzzTarget("PairwiseComparisonTemplate.parse", PairwiseComparisonTemplate.parse, TEXT, template,
                    "<preference>tie</preference>", lambda out: out.preference == "tie"),
-        FuzzTarget("parse_bracket_verdict", parse_bracket_verdict, TEXT, _winner_or_failure, "[[B]]",
+        FuzzTarget("read_side", read_side, TEXT, _among("A", "B", "tie"), covers=(read_side,)),
+        FuzzTarget("tag_verdict", lambda t: tag_verdict(t, "preference"), TEXT, _winner_or_failure,
+                   "<preference>**Response A**</preference>", lambda out: out == "A", (tag_verdict,)),
+        FuzzTarget("final_tag", lambda t: final_tag(t, "answer"), TEXT, _is(str, ParseFailure),
+                   "<answer> x </answer>", lambda out: out == "x", (final_tag,)),
+        FuzzTarget("bracket_verdict", lambda t: bracket_verdict(t, "ABCD"), TEXT, _among("A", "B", "C", "D", "tie"),
+                   "\n［［ｃ］］", lambda out: out == "C", (bracket_verdict,)),
+        # a verdict token ends its sentence only where one ends: "[[A]] or" + "[[B]]" would name both sides
+        FuzzTarget("parse_bracket_verdict", parse_bracket_verdict, TEXT, _winner_or_failure, "\n[[B]]",
                    lambda out: out == "B", (parse_bracket_verdict,)),
         FuzzTarget("parse_bracket_verdict(allow_tie=False)",
-                   lambda t: parse_bracket_verdict(t, allow_tie=False), TEXT, _winner_or_failure, "[[A]] [[C]]",
-                   lambda out: out == "A"),
+                   lambda t: parse_bracket_verdict(t, allow_tie=False), TEXT, _winner_or_failure, "\n[[A]]\n[[C]]",
+                   lambda out: isinstance(out, ParseFailure) and out.code == "out_of_range"),
         FuzzTarget("reasoning_before_verdict", reasoning_before_verdict, TEXT, _is(str, type(None)),
                    covers=(reasoning_before_verdict,)),
         FuzzTarget("parse_relevance", parse_relevance, TEXT, relevance, '{"score": 3, "reason": "ok"}',
                    lambda out: out.score == 3 and out.reason == "ok", (parse_relevance,)),
-        FuzzTarget("parse_four_way", parse_four_way, TEXT, _among(0, 1, 2, 3), "[[D]]", lambda out: out == 3,
+        FuzzTarget("parse_four_way", parse_four_way, TEXT, _among(0, 1, 2, 3), "\n[[D]]", lambda out: out == 3,
                    (parse_four_way,)),
         FuzzTarget("parse_rubric_score", rubric_score, TEXT, _in_scale(0.0, 10.0), "<answer>7</answer>",
                    lambda out: out.score == 7.0, (parse_rubric_score,)),
+        FuzzTarget("parse_rubric_score(final 11)", rubric_score, TEXT, _in_scale(0.0, 10.0),
+                   "<answer>7</answer><answer>11</answer>",
+                   lambda out: isinstance(out, ParseFailure) and out.code == "invalid_score"),
         FuzzTarget("parse_rubric_score(scale=1..5)", lambda t: parse_rubric_score(t, (1.0, 5.0)), TEXT,
                    _in_scale(1.0, 5.0), "<answer>Score: 2/10</answer>", lambda out: out.score == 2.0),
         FuzzTarget("parse_rubric_choice", parse_rubric_choice, TEXT, _is(RubricJudgment, ParseFailure),
                    "<answer>Response B</answer>", lambda out: out.winner == "B", (parse_rubric_choice,)),
         FuzzTarget("tags_in_order", tags_in_order, TEXT, _is(bool), covers=(tags_in_order,)),
-        FuzzTarget("parse_aspects", parse_aspects, TEXT, _is(AspectJudgment, ParseFailure),
-                   "<clarity>A</clarity><overall>B</overall>",
+        FuzzTarget("parse_aspects", parse_aspects, TEXT, aspects, "<clarity>A</clarity><overall>B</overall>",
                    lambda out: out.overall == "B" and out.aspects.get("clarity") == "A", (parse_aspects,)),
-        FuzzTarget("last_tag_winner", lambda t: last_tag_winner(t, "overall"), TEXT, _among("A", "B", "tie", None),
-                   "<overall>tie</overall>", lambda out: out == "tie", (last_tag_winner,)),
-        FuzzTarget("parse_confidence", parse_confidence, TEXT, confidence, "<confidence>40%</confidence>",
+        FuzzTarget("parse_confidence", parse_confidence, TEXT, _probability, "<confidence>40%</confidence>",
                    lambda out: out == 0.4, (parse_confidence,)),
+        FuzzTarget("parse_confidence(final 1.5)", parse_confidence, TEXT, _probability,
+                   "<confidence>0.9</confidence><confidence>1.5</confidence>",
+                   lambda out: isinstance(out, ParseFailure) and out.code == "invalid_confidence"),
         FuzzTarget("yes_no_probability", yes_no_probability, TOKENS, _probability, covers=(yes_no_probability,)),
         FuzzTarget("expected_score", lambda toks: expected_score(toks, 0.0, 10.0), TOKENS, _in_scale(0.0, 10.0),
                    covers=(expected_score,)),

@@ -105,9 +105,11 @@ def par_rewards(chosen_scores: Sequence[float | None], rejected_scores: Sequence
 def format_penalty(text: str, parsed: RubricJudgment | ParseFailure) -> float:
     """PaTaRM's format reward from the rubric parser's result: -1.5, -1.0 or 0.
 
-    -1.5 when the ``<think>``/``<generate_rubrics>``/``<eval>``/``<answer>`` tags are missing or out of
-    order (parser code ``missing_tag``, or ``format_ok`` false); -1.0 when the tags hold but the score is
-    invalid (code ``invalid_score``); 0 otherwise.
+    The seed: tags in order but the final ``<answer>`` not a valid score -> -1.0; missing or out-of-order
+    tags -> -1.5. So -1.5 when the ``<think>``/``<generate_rubrics>``/``<eval>``/``<answer>`` tags are
+    missing, unclosed or out of order (parser codes ``missing_tag``/``unclosed_tag``, or ``format_ok``
+    false); -1.0 when the tags hold but the judge's final answer is not a valid score (code
+    ``invalid_score``; an earlier valid answer does not count); 0 otherwise.
     """
     if isinstance(parsed, ParseFailure):
         if parsed.code == "invalid_score" and isinstance(text, str) and tags_in_order(text):

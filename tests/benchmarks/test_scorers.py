@@ -213,8 +213,10 @@ def test_position_statistics():
 
 # -- the best-of-four parser --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, want", [("[[C]]", 2), ("B is fine but [[B]]... final: [[D]]", 3), ("[[ a ]]", None),
-                                        ("[[A]] [[E]]", 0), ("no verdict", None)])
+@pytest.mark.parametrize("text, want", [("[[C]]", 2), ("B is fine but [[B]]... final: [[D]]", 3), ("[[ a ]]", 0),
+                                        ("［［Ｄ］］", 3), ("**[[B]]**", 1),
+                                        # the final token decides: unreadable or naming two answers is no pick
+                                        ("[[A]] [[E]]", None), ("[[A]]\n[[B]] or [[C]]", None), ("no verdict", None)])
 def test_four_way_parser_binds_to_the_last_token(text, want):
     got = parse_four_way(text)
     if want is None:

@@ -105,6 +105,34 @@ async def test_rubric_pair_strict_greater_and_ties(model_for):
     assert (await create_grader("rubric_pair", model=model2).grade(PAIR)).winner == "tie"
 
 
+def rollout_judge(scores_a, scores_b):
+    """A rubric judge scripted per (response, rollout): rollout i of a request carries seed 100 + i."""
+    def reply(req):
+        scores = scores_a if "GOOD" in req["messages"][-1]["content"] else scores_b
+        score = scores[req["seed"] - 100]
+        return "<answer>unsure</answer>" if score is None else f"<answer>{score}</answer>"
+    return reply
+
+
+async def test_rubric_pair_majority_pairs_rollouts_by_index(model_for):
+    # A's rollout 0 fails. Rollout 1 votes B (7 < 9), rollout 2 votes A (7 > 5): a tie, with one pair unpaired.
+    # Zipping the surviving scores instead would pair A's 7, 7 with B's 9, 9 and report B.
+    model, _ = await model_for(rollout_judge([None, 7, 7], [9, 9, 5]))
+    g = create_grader("rubric_pair", model=model, rollouts=3, aggregate="majority", params={"seed": 100})
+    r = await g.grade(PAIR)
+    assert isinstance(r, Verdict) and r.winner == "tie"
+    assert r.metadata["votes"] == {"B": 1, "A": 1} and r.metadata["unpaired_rollouts"] == [0]
+    assert (r.metadata["failed_rollouts_a"], r.metadata["failed_rollouts_b"]) == (1, 0)
+
+
+async def test_rubric_pair_majority_without_a_complete_pair_is_a_parse_error(model_for):
+    model, _ = await model_for(rollout_judge([None, 6], [4, None]))
+    g = create_grader("rubric_pair", model=model, rollouts=2, aggregate="majority", params={"seed": 100})
+    r = await g.grade(PAIR)
+    assert isinstance(r, GraderError) and r.kind == "parse_error" and "none of the 2 rollouts" in r.message
+    assert r.usage.completion_tokens > 0
+
+
 async def test_rubric_pairwise_and_domain_from_metadata(model_for):
     model, srv = await model_for("<think>x</think><generate_rubrics>y</generate_rubrics><eval>z</eval>"
                                  "<answer>B</answer>")
@@ -254,3 +282,23 @@ async def test_multi_aspect_and_confidence_variants(model_for):
     model2, _ = await model_for("<analysis>x</analysis><preference>B</preference><confidence>0.65</confidence>")
     r2 = await create_grader("pairwise_confidence", model=model2).grade(PAIR)
     assert isinstance(r2, Verdict) and r2.winner == "B" and r2.confidence == 0.65
+
+
+async def test_aspect_verdict_reports_unreadable_aspects(model_for):
+    model, _ = await model_for("<helpfulness>A</helpfulness><clarity>B</clarity><clarity>A or B</clarity>"
+                               "<overall>A</overall>")
+    r = await create_grader("pairwise_aspects", model=model).grade(PAIR)
+    assert r.winner == "A" and r.aspects == {"helpfulness": "A"}
+    assert set(r.metadata["unreadable_aspects"]) == {"clarity", "correctness"}
+
+
+@pytest.mark.parametrize("reply, message", [
+    ("<preference>B</preference><confidence>1.5</confidence>", "confidence: the final <confidence> holds '1.5'"),
+    ("<preference>B</preference><confidence>80</confidence>", "confidence:"),
+    ("<preference>B</preference>", "confidence: no <confidence>"),  # the template asks for one: a format failure
+])
+async def test_confidence_grader_unreadable_or_missing_confidence_is_a_parse_error(model_for, reply, message):
+    model, _ = await model_for(reply)
+    r = await create_grader("pairwise_confidence", model=model).grade(PAIR)
+    assert isinstance(r, GraderError) and r.kind == "parse_error" and r.message.startswith(message)
+    assert r.raw == reply

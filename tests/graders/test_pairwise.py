@@ -14,9 +14,17 @@ from rm_gallery.types import GraderError, ParseFailure, Sample, Verdict
     ("<preference>equal</preference>", "tie"),
     ("<preference>Tie.</preference>", "tie"),
     ("<preference>**B**</preference>", "B"),
-    # last readable tag wins: an analysis that quotes a response's own tag is overridden
+    # the last tag decides: an analysis that quotes a response's own tag is overridden
     ("Response A says <preference>A</preference> but ... <preference>B</preference>", "B"),
-    ("<preference>B</preference> final: <preference>not sure</preference>", "B"),
+    # natural forms of one side
+    ("<preference>Response B is better</preference>", "B"),
+    ("<preference>Both are equally good</preference>", "tie"),
+    ("<preference>[[a]]</preference>", "A"),
+    ("<preference>[[tie]]</preference>", "tie"),
+    ("<preference>Ｂ</preference>", "B"),
+    ("<preference>［［Ａ］］</preference>", "A"),
+    ("<preference>__B__</preference>", "B"),
+    ("<preference><b>A</b></preference>", "A"),
 ])
 def test_parse_preference(text, want):
     assert parse_preference(text) == want
@@ -24,7 +32,12 @@ def test_parse_preference(text, want):
 
 @pytest.mark.parametrize("text", ["", "A", "I prefer A", "<preference>C</preference>",
                                   "<preference>A or B</preference>", "<preference>A", "<preference></preference>",
-                                  "<preference>AB</preference>"])
+                                  "<preference>AB</preference>",
+                                  # the judge's final verdict decides, even when an earlier tag was readable
+                                  "<preference>B</preference> final: <preference>not sure</preference>",
+                                  "<preference>A</preference>\n<preference>[[A]] or [[B]]?</preference>",
+                                  "<preference>B</preference> <preference>" + "long deliberation " * 10
+                                  + "</preference>"])
 def test_unreadable_outputs_are_parse_failures(text):
     assert isinstance(parse_preference(text), ParseFailure)
 

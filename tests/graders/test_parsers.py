@@ -36,26 +36,45 @@ def test_non_text_is_a_parse_failure(parser, bad):
 # -- reasoning judge [[A]] / [[B]] --------------------------------------------------------------------
 @pytest.mark.parametrize("text, want", [
     ("A is wrong. [[B]]", "B"),
-    ("Unlike what [[A]] would suggest, the answer is [[B]]", "B"),  # quotes both: never defaults to A
+    ("Unlike what [[A]] would suggest, the answer is clear.\n[[B]]", "B"),  # quotes both: never defaults to A
     ("Assistant B claims [[B]] but actually... Final verdict: [[A]]", "A"),
     ("It's a draw: [[C]]", "tie"),
     ("[[ A ]]", "A"),
+    ("[[a]]", "A"),
+    ("[[tie]]", "tie"),
+    ("Verdict: ［［Ｂ］］", "B"),
+    ("[[A]]. Wait, B handles the edge case. [[B]]", "B"),  # a later verdict, in its own sentence, decides
 ])
 def test_bracket_verdict_binds_to_the_last_token(text, want):
     assert parse_bracket_verdict(text) == want
 
 
+@pytest.mark.parametrize("text, code", [
+    ("Unlike what [[A]] would suggest, the answer is [[B]]", "ambiguous"),  # one sentence names both sides
+    ("[[A]] or [[B]]?", "ambiguous"),
+    ("So... [[B]]?", "unreadable"),
+    ("Clearly [[B]].\n[[D]]", "unreadable"),
+    ("[A] or [[D]]", "unreadable"),
+    ("no verdict", "missing_tag"),
+])
+def test_bracket_verdict_failures(text, code):
+    out = parse_bracket_verdict(text)
+    assert isinstance(out, ParseFailure) and out.code == code, out
+
+
 def test_bracket_tie_can_be_disallowed():
-    assert parse_bracket_verdict("[[B]] ... [[C]]", allow_tie=False) == "B"
+    # the final [[C]] is the judge's verdict and out of range: never the [[B]] before it
+    out = parse_bracket_verdict("[[B]] ... [[C]]", allow_tie=False)
+    assert isinstance(out, ParseFailure) and out.code == "out_of_range"
     assert isinstance(parse_bracket_verdict("[[C]]", allow_tie=False), ParseFailure)
-    assert isinstance(parse_bracket_verdict("[A] or [[D]]"), ParseFailure)
+    assert parse_bracket_verdict("[[C]] ... [[B]]", allow_tie=False) == "B"
     assert reasoning_before_verdict("B is right because x.\n[[B]]") == "B is right because x."
 
 
 @settings(max_examples=200)
 @given(st.text(max_size=200), st.sampled_from(["A", "B", "C"]))
 def test_bracket_final_token_wins(prefix, tok):
-    assert parse_bracket_verdict(prefix + f"[[{tok}]]") == {"A": "A", "B": "B", "C": "tie"}[tok]
+    assert parse_bracket_verdict(prefix + f"\n[[{tok}]]") == {"A": "A", "B": "B", "C": "tie"}[tok]
 
 
 # -- rubric -------------------------------------------------------------------------------------------
@@ -73,17 +92,21 @@ def test_rubric_score_full_format():
     ("<answer>8</answer>", 8.0, False),
     ("<eval>x</eval><think>y</think><generate_rubrics>z</generate_rubrics><answer>3</answer>", 3.0, False),
     ("<answer>9/10</answer>", 9.0, False),
-    ("<answer>Score: 6</answer> then <answer>11</answer>", 6.0, False),  # last *valid* answer
-    (FULL + " <answer>2</answer>", 2.0, True),
+    ("<answer>**7**</answer>", 7.0, False),
+    (FULL + " <answer>2</answer>", 2.0, True),  # the final answer decides
 ])
-def test_rubric_score_last_valid_answer_and_format_flag(text, score, fmt_ok):
+def test_rubric_score_final_answer_and_format_flag(text, score, fmt_ok):
     j = parse_rubric_score(text)
     assert j.score == score and j.format_ok is fmt_ok
 
 
 @pytest.mark.parametrize("text, code", [("no tags", "missing_tag"), ("<answer>great</answer>", "invalid_score"),
                                         ("<answer>-1</answer>", "invalid_score"), ("<answer>10.5</answer>",
-                                                                                   "invalid_score")])
+                                                                                   "invalid_score"),
+                                        # the final answer is the judge's verdict: never an earlier valid one
+                                        ("<answer>Score: 6</answer> then <answer>11</answer>", "invalid_score"),
+                                        (FULL + " <answer>unsure</answer>", "invalid_score"),
+                                        (FULL + " then <answer>8", "unclosed_tag")])
 def test_rubric_score_failures_have_codes(text, code):
     f = parse_rubric_score(text)
     assert isinstance(f, ParseFailure) and f.code == code
@@ -93,6 +116,8 @@ def test_rubric_choice():
     assert parse_rubric_choice(FULL.replace("7.5", "B")).winner == "B"
     assert parse_rubric_choice("<answer>Response A</answer>").winner == "A"
     assert parse_rubric_choice("<answer>C</answer>").code == "invalid_score"
+    assert parse_rubric_choice("<answer>A</answer> ... <answer>A or B</answer>").code == "invalid_score"
+    assert parse_rubric_choice("<answer>B</answer> ... <answer>not sure</answer>").code == "invalid_score"
 
 
 def test_tags_in_order_is_linear_on_hostile_input():
@@ -110,11 +135,38 @@ def test_aspects_and_overall():
             "<clarity>equal</clarity><overall>B</overall>")
     j = parse_aspects(text)
     assert j.overall == "B" and j.aspects == {"helpfulness": "A", "correctness": "B", "clarity": "tie"}
+    assert j.unreadable == {}
     assert isinstance(parse_aspects("<helpfulness>A</helpfulness>"), ParseFailure)
 
 
-@pytest.mark.parametrize("text, want", [("<confidence>0.8</confidence>", 0.8), ("<confidence>75%</confidence>", 0.75),
-                                        ("<confidence>.3</confidence><confidence>2000</confidence>", 0.3),
-                                        ("none", None)])
+def test_aspects_final_tags_decide():
+    # an unreadable final <overall> is a failure, not the earlier B
+    assert isinstance(parse_aspects("<overall>B</overall> hmm <overall>unsure</overall>"), ParseFailure)
+    j = parse_aspects("<clarity>A</clarity><clarity>A or B</clarity><correctness>B</correctness><overall>B</overall>")
+    assert j.overall == "B" and j.aspects == {"correctness": "B"}
+    assert set(j.unreadable) == {"clarity", "helpfulness"} and "names A and B" in j.unreadable["clarity"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("<confidence>0.8</confidence>", 0.8), ("<confidence>75%</confidence>", 0.75), ("<confidence>1</confidence>", 1.0),
+    ("<confidence>0</confidence>", 0.0), ("<confidence>100 %</confidence>", 1.0), ("<confidence>.3</confidence>", 0.3),
+    ("<confidence>0.8%</confidence>", 0.008),  # a percentage only with "%": 0.8% is 0.008, not 0.8
+    ("<confidence>**0.9**</confidence>", 0.9), ("<confidence>０.７</confidence>", 0.7),
+])
 def test_confidence(text, want):
-    assert parse_confidence(text) == pytest.approx(want) if want is not None else parse_confidence(text) is None
+    assert parse_confidence(text) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("<confidence>1.5</confidence>", "invalid_confidence"),  # not 0.015: out of [0, 1] without "%"
+    ("<confidence>80</confidence>", "invalid_confidence"),   # a percentage needs "%"
+    ("<confidence>150%</confidence>", "invalid_confidence"),
+    ("<confidence>-0.2</confidence>", "invalid_confidence"),
+    ("<confidence>high</confidence>", "invalid_confidence"),
+    ("<confidence>.3</confidence><confidence>2000</confidence>", "invalid_confidence"),  # the final one decides
+    ("none", "missing_tag"),
+    ("<confidence>0.7", "unclosed_tag"),
+])
+def test_confidence_failures(text, code):
+    out = parse_confidence(text)
+    assert isinstance(out, ParseFailure) and out.code == code

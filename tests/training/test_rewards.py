@@ -89,6 +89,11 @@ def test_par_unreadable_rollouts():
     (GOOD.format(s="eleven"), -1.0),                                         # tags fine, score invalid
     (GOOD.format(s=42), -1.0),                                               # out of the 0-10 scale
     ("<answer>eleven</answer>", -1.5),                                       # invalid score but tags missing
+    # the final <answer> is the judge's score: an earlier valid one never stands in for it (PaTaRM: -1.0)
+    (GOOD.format(s=7) + " <answer>11</answer>", -1.0),
+    (GOOD.format(s=7) + " <answer>not sure</answer>", -1.0),
+    (GOOD.format(s=7) + " <answer>8", -1.5),                                 # the final answer tag is not closed
+    (GOOD.format(s=11) + " <answer>7</answer>", 0.0),                        # a corrected final score is valid
 ])
 def test_format_penalty(text, expected):
     assert format_penalty(text, parse_rubric_score(text)) == expected
