@@ -89,20 +89,9 @@ def cmd_train_loop(args: argparse.Namespace) -> int:
     """The real-judge loop when data or a real model is given, else the synthetic tiny-model loop."""
     if args.rewardbench or args.rmbench or (args.model not in (None, "tiny")):
         return _real_loop(args)
-    from rm_gallery.training.loop import LoopConfig, run_loop
+    from rm_gallery.training.loop import run_loop
 
-    d = LoopConfig()
-    cfg = LoopConfig(out=args.out or d.out, model=None if args.model in (None, "tiny") else Path(args.model),
-                     task=args.task, pairs=args.pairs, held_out=args.held_out, seed=args.seed,
-                     sft_verdicts=args.sft_verdicts, sft_max_steps=args.sft_max_steps,
-                     sft_learning_rate=_pick(args.sft_learning_rate, d.sft_learning_rate),
-                     grpo_steps=_pick(args.grpo_steps, d.grpo_steps),
-                     grpo_batch_size=_pick(args.grpo_batch_size, d.grpo_batch_size),
-                     grpo_generations=_pick(args.grpo_generations, d.grpo_generations),
-                     grpo_learning_rate=_pick(args.grpo_learning_rate, d.grpo_learning_rate),
-                     grpo_beta=_pick(args.grpo_beta, d.grpo_beta), weighted=args.weighted, serve=args.serve,
-                     grader_name=args.grader_name, vllm_python=args.vllm_python)
-    result = run_loop(cfg)
+    result = run_loop(synthetic_loop_config(args))
     acc = result.accuracy
     print(json.dumps({"accuracy": acc,
                       "gain_points": {"grpo_over_untrained": round(100 * (acc["grpo"] - acc["untrained"]), 1),
@@ -112,9 +101,39 @@ def cmd_train_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def synthetic_loop_config(args: argparse.Namespace) -> Any:
+    """The synthetic tiny-model loop's config from ``train-loop`` flags (unset GRPO flags take its defaults)."""
+    from rm_gallery.training.loop import LoopConfig
+
+    d = LoopConfig()
+    return LoopConfig(out=args.out or d.out, model=None if args.model in (None, "tiny") else Path(args.model),
+                     task=args.task, pairs=args.pairs, held_out=args.held_out, seed=args.seed,
+                     sft_verdicts=args.sft_verdicts, sft_max_steps=args.sft_max_steps,
+                     sft_learning_rate=_pick(args.sft_learning_rate, d.sft_learning_rate),
+                     grpo_steps=_pick(args.grpo_steps, d.grpo_steps),
+                     grpo_batch_size=_pick(args.grpo_batch_size, d.grpo_batch_size),
+                     grpo_generations=_pick(args.grpo_generations, d.grpo_generations),
+                     grpo_learning_rate=_pick(args.grpo_learning_rate, d.grpo_learning_rate),
+                     grpo_beta=_pick(args.grpo_beta, d.grpo_beta), weighted=args.weighted, serve=args.serve,
+                     grader_name=args.grader_name, vllm_python=args.vllm_python)
+
+
 def _real_loop(args: argparse.Namespace) -> int:
+    from rm_gallery.training.judge_loop import run_judge_loop
+
+    cfg = judge_loop_config(args)
+    result = run_judge_loop(cfg)
+    held = {stage: round(100 * v["held_out"]["accuracy"], 1) for stage, v in result.stages.items()}
+    print(json.dumps({"held_out_accuracy": held, "served": result.served,
+                      "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
+                      "report": str(cfg.out / "report.md")}, indent=2))
+    return 0
+
+
+def judge_loop_config(args: argparse.Namespace) -> Any:
+    """The real-judge loop's config from ``train-loop`` flags (unset GRPO flags take its defaults)."""
     from rm_gallery.cli import CLIError
-    from rm_gallery.training.judge_loop import JudgeLoopConfig, run_judge_loop
+    from rm_gallery.training.judge_loop import JudgeLoopConfig
 
     j = JudgeLoopConfig()
     if not (args.rewardbench or args.rmbench):
@@ -122,7 +141,7 @@ def _real_loop(args: argparse.Namespace) -> int:
     knobs = {name: getattr(args, name) for name in ("prl_trainable_layers", "prl_epochs", "prl_batch_pairs",
                                                     "prl_learning_rate", "prl_zeta", "grpo_trainable_layers",
                                                     "sft_steps", "grpo_max_completion")}
-    cfg = JudgeLoopConfig(
+    return JudgeLoopConfig(
         out=args.out or j.out, model=args.model or j.model, rewardbench=tuple(args.rewardbench),
         rmbench=tuple(args.rmbench), transfer=tuple(args.transfer) if args.transfer is not None else j.transfer,
         held_out=args.held_out_fraction, max_prompt_tokens=args.max_prompt_tokens, seed=args.seed,
@@ -134,12 +153,6 @@ def _real_loop(args: argparse.Namespace) -> int:
         grpo_learning_rate=_pick(args.grpo_learning_rate, j.grpo_learning_rate),
         grpo_beta=_pick(args.grpo_beta, j.grpo_beta), weighted=args.weighted, serve=args.serve,
         vllm_python=args.vllm_python, **knobs)
-    result = run_judge_loop(cfg)
-    held = {stage: round(100 * v["held_out"]["accuracy"], 1) for stage, v in result.stages.items()}
-    print(json.dumps({"held_out_accuracy": held, "served": result.served,
-                      "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
-                      "report": str(cfg.out / "report.md")}, indent=2))
-    return 0
 
 
 def cmd_convert_scored(args: argparse.Namespace) -> int:

@@ -114,14 +114,28 @@ async def test_register_and_grade_through_the_runner(tmp_path):
 
 
 def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
-    from rm_gallery.cli import build_parser, main
+    from rm_gallery.cli import CLIError, build_parser, main
+    from rm_gallery.training.cli import judge_loop_config, synthetic_loop_config
+    from rm_gallery.training.judge_loop import JudgeLoopConfig
 
     args = build_parser().parse_args(["train-loop", "--out", str(tmp_path), "--no-serve", "--grpo-steps", "3"])
-    assert args.serve is False and args.grpo_steps == 3 and args.task == "refusal"
-    assert args.sft_verdicts == "format" and args.grpo_beta == LoopConfig().grpo_beta
+    cfg = synthetic_loop_config(args)
+    assert cfg.serve is False and cfg.grpo_steps == 3 and cfg.task == "refusal" and cfg.out == tmp_path
+    assert cfg.sft_verdicts == "format" and cfg.grpo_beta == LoopConfig().grpo_beta
     args = build_parser().parse_args(["train-loop", "--sft-verdicts", "label", "--grpo-batch-size", "16",
                                       "--grpo-beta", "0"])
-    assert (args.sft_verdicts, args.grpo_batch_size, args.grpo_beta) == ("label", 16, 0.0)
+    cfg = synthetic_loop_config(args)
+    assert (cfg.sft_verdicts, cfg.grpo_batch_size, cfg.grpo_beta) == ("label", 16, 0.0)
+    # with real data the real-judge loop gets the flags, and its own defaults where they are unset
+    args = build_parser().parse_args(["train-loop", "--model", "smollm2", "--rewardbench", "rb.jsonl",
+                                      "--recipes", "pairwise_rl", "--prl-epochs", "2", "--grpo-beta", "0.05"])
+    real = judge_loop_config(args)
+    assert (real.model, real.rewardbench, real.recipes, real.prl_epochs) == ("smollm2", ("rb.jsonl",),
+                                                                            ("pairwise_rl",), 2.0)
+    assert real.grpo_beta == 0.05 and real.grpo_steps == JudgeLoopConfig().grpo_steps
+    assert real.transfer == JudgeLoopConfig().transfer
+    with pytest.raises(CLIError, match="--rewardbench"):
+        judge_loop_config(build_parser().parse_args(["train-loop", "--model", "smollm2"]))
     rows = tmp_path / "scored.jsonl"
     rows.write_text("\n".join(json.dumps(r) for r in [
         {"prompt": "p", "response": "good", "helpfulness": 4}, {"prompt": "p", "response": "bad", "helpfulness": 1},
