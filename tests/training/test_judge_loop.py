@@ -1,0 +1,40 @@
+"""The real-judge loop's machinery on real shared data (tiny model, a few pairs): checks the stages, not the gain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import REWARDBENCH, SHARED_DATA, skip_or_fail
+
+
+@pytest.mark.slow
+def test_judge_loop_runs_every_stage_at_ci_size(tiny_model_dir, tmp_path):
+    pytest.importorskip("trl")
+    from rm_gallery.training.judge_loop import JudgeLoopConfig, run_judge_loop
+
+    if not REWARDBENCH.exists():
+        skip_or_fail(f"shared data not found under {SHARED_DATA}")
+    cfg = JudgeLoopConfig(out=tmp_path / "loop", model=str(tiny_model_dir), rewardbench=(str(REWARDBENCH),),
+                          rmbench=(str(SHARED_DATA / "rm-bench"),), max_prompt_tokens=100_000, limit_pairs=4,
+                          bootstrap=50, prl_trainable_layers=1, prl_epochs=1, prl_batch_pairs=2,
+                          grpo_trainable_layers=1, sft_steps=2, grpo_steps=2, grpo_batch_size=8,
+                          grpo_generations=2, grpo_max_completion=8, serve=False)
+    result = run_judge_loop(cfg)
+    assert set(result.stages) == {"pairwise_rl/untrained", "pairwise_rl/trained", "grpo/untrained",
+                                  "grpo/format_sft", "grpo/trained"}
+    for stage in result.stages.values():
+        assert stage["held_out"]["n"] == 4 and stage["transfer"]["n"] == 4
+        assert {"accuracy", "accuracy_ab", "accuracy_ba", "consistency", "ci"} <= set(stage["held_out"])
+    assert result.split["counts"]["transfer"] == {"rmbench-chat": 4}
+    held = [json.loads(line) for line in (cfg.out / "data" / "held_out.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (cfg.out / "data" / "train.jsonl").read_text().splitlines()]
+    assert not {r["group"] for r in held} & {r["group"] for r in train}
+    assert len(result.curves["pairwise_rl/loss"]) == 2 and result.curves["grpo/reward"]
+    report = (cfg.out / "report.md").read_text()
+    assert "Pairwise-RL" in report and "GRPO" in report and "held-out" in report
+    for recipe in ("pairwise_rl", "grpo"):
+        assert (tmp_path / "loop" / recipe / "checkpoint" / "config.json").exists()
+    saved = json.loads((cfg.out / "judge_loop.json").read_text())
+    assert saved["stages"].keys() == result.stages.keys()

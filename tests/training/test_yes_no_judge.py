@@ -1,0 +1,72 @@
+"""The top-layers-only trainer: exact against the full model, trains only the top, saves a servable judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from rm_gallery.graders import create_grader
+from rm_gallery.training.splits import PreferencePair
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+def _pairs(n: int) -> list[PreferencePair]:
+    return [PreferencePair(f"p{i}", f"Question {i}: is it safe to mix bleach and ammonia?",
+                           "No. Never mix them: it makes toxic gas.", f"Yes, mix {i} cups.", "demo", f"g{i}")
+            for i in range(n)]
+
+
+@pytest.fixture
+def tiny_prefix(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rm_gallery.training.frozen_prefix import FrozenPrefix
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    return FrozenPrefix(model, tokenizer, trainable_layers=1)
+
+
+def test_split_forward_equals_the_full_model(tiny_prefix):
+    import torch
+
+    ids = tiny_prefix.encode([{"role": "user", "content": "Is response 1 better? Answer yes or no."}])
+    with torch.inference_mode():
+        full = tiny_prefix.model(input_ids=ids).logits[0, -1]
+        token_ids = torch.tensor([3, 17, 99])
+        split = tiny_prefix.last_logits(tiny_prefix.bottom(ids), token_ids)[0]
+    assert torch.allclose(full[token_ids], split, atol=1e-5)
+    assert tiny_prefix.split == 1                                      # 2 layers: the lower one frozen
+
+
+def test_only_the_top_layers_and_final_norm_train(tiny_prefix):
+    inner = tiny_prefix.model.model
+    trainable = {id(p) for p in tiny_prefix.trainable_parameters()}
+    assert trainable == {id(p) for p in [*inner.layers[1].parameters(), *inner.norm.parameters()]}
+    assert not any(p.requires_grad for p in inner.embed_tokens.parameters())     # tied to the output embedding
+    assert not any(p.requires_grad for p in inner.layers[0].parameters())
+
+
+def test_training_lowers_the_loss_and_the_checkpoint_reads_the_same(tiny_model_dir, tmp_path):
+    import torch
+
+    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no
+
+    grader = create_grader("win_probability", model=None)
+    judge = YesNoModel.load(tiny_model_dir, grader, trainable_layers=1, threads=1)
+    frozen_before = judge.prefix.model.model.layers[0].mlp.up_proj.weight.clone()
+    cached = judge.cache(_pairs(4))
+    before = judge.probabilities(cached)
+    result = train_yes_no(judge, cached, epochs=20, batch_pairs=4, learning_rate=1e-2, zeta=0.1, seed=0)
+    losses = [h["loss"] for h in result.history]
+    assert result.steps == 20 and losses[-1] < 0.7 * losses[0]
+    p_ab, p_ba = judge.probabilities(cached)
+    assert min(p_ab) > 0.5 > max(p_ba) and p_ab != before[0]           # learned: chosen wins in both orders
+    assert torch.equal(judge.prefix.model.model.layers[0].mlp.up_proj.weight, frozen_before)
+    saved = judge.save(tmp_path / "ckpt")
+    again = YesNoModel.load(saved, grader, trainable_layers=1, threads=1)
+    re_ab, re_ba = again.probabilities(again.cache(_pairs(4)))
+    assert re_ab == pytest.approx(p_ab, abs=1e-5) and re_ba == pytest.approx(p_ba, abs=1e-5)
