@@ -83,6 +83,34 @@ class FrozenPrefix:
         with self._torch.inference_mode(), self._only(0, self.split, final_norm=False):
             return self.model.model(input_ids=input_ids, use_cache=False).last_hidden_state.clone()
 
+    def bottom_many(self, sequences: Sequence[Any], batch: int = 8) -> list[Any]:
+        """:meth:`bottom` for many ``1 x T`` id tensors, batched by length with right padding (exact: attention
+        is causal, so no real position sees the padding after it); one unpadded ``1 x T x H`` tensor each."""
+        torch = self._torch
+        out: list[Any] = [None] * len(sequences)
+        order = sorted(range(len(sequences)), key=lambda i: sequences[i].shape[1])
+        for start in range(0, len(order), batch):
+            chunk = order[start:start + batch]
+            lengths = [sequences[i].shape[1] for i in chunk]
+            ids = torch.zeros((len(chunk), max(lengths)), dtype=sequences[chunk[0]].dtype)
+            for row, i in enumerate(chunk):
+                ids[row, :lengths[row]] = sequences[i][0]
+            hidden = self.bottom(ids)
+            for row, i in enumerate(chunk):
+                out[i] = hidden[row:row + 1, :lengths[row]].clone()
+        return out
+
+    def last_logits_many(self, hiddens: Sequence[Any], token_ids: Any) -> Any:
+        """``N x len(token_ids)`` logits at each sequence's last position, the top layers run once on the batch."""
+        torch = self._torch
+        lengths = [h.shape[1] for h in hiddens]
+        padded = torch.zeros((len(hiddens), max(lengths), hiddens[0].shape[2]), dtype=hiddens[0].dtype)
+        for row, h in enumerate(hiddens):
+            padded[row, :lengths[row]] = h[0]
+        final = self.top(padded)[torch.arange(len(hiddens)), torch.tensor(lengths) - 1]
+        weight = self.model.get_output_embeddings().weight
+        return final @ weight[token_ids].T
+
     def top(self, hidden: Any) -> Any:
         """Final normalised hidden states (1 x T x H) from cached bottom states, through the trainable layers."""
         with self._only(self.split, len(self._all_layers), final_norm=True):

@@ -165,7 +165,7 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
     grader = create_grader("win_probability", model=None)
     judge = YesNoModel.load(model_dir, grader, trainable_layers=cfg.prl_trainable_layers)
     t = time.perf_counter()
-    evals = {"held_out": judge.cache(split.held_out), "transfer": judge.cache(split.transfer)}
+    evals = {"held_out": judge.cache(split.held_out, log=_log), "transfer": judge.cache(split.transfer, log=_log)}
     result.seconds["pairwise_rl/cache_eval"] = time.perf_counter() - t
 
     def measure(stage: str) -> None:
@@ -180,7 +180,7 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
 
     measure("untrained")
     t = time.perf_counter()
-    cached = judge.cache(split.train)
+    cached = judge.cache(split.train, log=_log)
     cache_seconds = time.perf_counter() - t
     _log(f"cached {len(cached)} training pairs in {cache_seconds:.0f}s")
     trained = train_yes_no(judge, cached, epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,

@@ -63,36 +63,40 @@ class YesNoModel:
         prefix = FrozenPrefix(model, tokenizer, trainable_layers)
         return cls(prefix, torch.tensor(yes_ids), torch.tensor(no_ids), grader, Path(model_dir))
 
-    def cache(self, pairs: Sequence[PreferencePair], progress: Callable[[int], None] | None = None
+    def cache(self, pairs: Sequence[PreferencePair], *, batch: int = 8, log: Callable[[str], None] | None = None
               ) -> list[tuple[Any, Any]]:
-        """Bottom-layer states of both orders of every pair (chosen first, then chosen second)."""
-        out = []
-        for i, pair in enumerate(pairs):
-            sample = pair_sample(pair)
-            out.append(tuple(self.prefix.bottom(self.prefix.encode(self.grader.render(sample, order)))
-                             for order in ((0, 1), (1, 0))))
-            if progress:
-                progress(i + 1)
-        return out  # type: ignore[return-value]
+        """Bottom-layer states of both orders of every pair (chosen first, then chosen second), batched by length."""
+        ids = [self.prefix.encode(self.grader.render(pair_sample(pair), order))
+               for pair in pairs for order in ((0, 1), (1, 0))]
+        out: list[Any] = []
+        step = 64 * batch  # report progress every few hundred sequences
+        for start in range(0, len(ids), step):
+            out.extend(self.prefix.bottom_many(ids[start:start + step], batch=batch))
+            if log:
+                log(f"cached {min(start + step, len(ids))}/{len(ids)} prompts")
+        return [(out[2 * i], out[2 * i + 1]) for i in range(len(pairs))]
 
-    def yes_no_logits(self, hidden: Any) -> tuple[Any, Any]:
-        """log-sum-exp logits of the yes and the no token sets at the answer position."""
+    def yes_no_logits(self, hiddens: Sequence[Any]) -> tuple[Any, Any]:
+        """log-sum-exp logits of the yes and the no token sets at each sequence's answer position."""
         import torch
 
-        logits = self.prefix.last_logits(hidden, torch.cat([self.yes, self.no]))[0]
+        logits = self.prefix.last_logits_many(hiddens, torch.cat([self.yes, self.no]))
         n = len(self.yes)
-        return torch.logsumexp(logits[:n], dim=-1), torch.logsumexp(logits[n:], dim=-1)
+        return torch.logsumexp(logits[:, :n], dim=-1), torch.logsumexp(logits[:, n:], dim=-1)
 
-    def probabilities(self, cached: Sequence[tuple[Any, Any]]) -> tuple[list[float], list[float]]:
+    def probabilities(self, cached: Sequence[tuple[Any, Any]], *, batch: int = 8) -> tuple[list[float], list[float]]:
         """P(yes) = P(first shown is better) in each order: (chosen first, chosen second) for every pair."""
         import torch
 
-        p_ab, p_ba = [], []
+        p_ab: list[float] = []
+        p_ba: list[float] = []
         with torch.inference_mode():
-            for h_ab, h_ba in cached:
-                for h, out in ((h_ab, p_ab), (h_ba, p_ba)):
-                    y, n = self.yes_no_logits(h)
-                    out.append(float(torch.sigmoid(y - n)))
+            for start in range(0, len(cached), batch):
+                chunk = cached[start:start + batch]
+                y, n = self.yes_no_logits([h for pair in chunk for h in pair])
+                p = torch.sigmoid(y - n).tolist()
+                p_ab.extend(p[0::2])
+                p_ba.extend(p[1::2])
         return p_ab, p_ba
 
     def save(self, out: str | Path) -> Path:
@@ -148,12 +152,8 @@ def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]], *, epochs
             rng.shuffle(fresh)
             order.extend(fresh)
         batch, order = order[:batch_pairs], order[batch_pairs:]
-        logits = [judge.yes_no_logits(h) for i in batch for h in cached[i]]
-        y_ab = torch.stack([logits[2 * k][0] for k in range(len(batch))])
-        n_ab = torch.stack([logits[2 * k][1] for k in range(len(batch))])
-        y_ba = torch.stack([logits[2 * k + 1][0] for k in range(len(batch))])
-        n_ba = torch.stack([logits[2 * k + 1][1] for k in range(len(batch))])
-        loss, parts = pairwise_rl_loss(y_ab, n_ab, y_ba, n_ba, torch.ones(len(batch)), zeta)
+        y, n = judge.yes_no_logits([h for i in batch for h in cached[i]])
+        loss, parts = pairwise_rl_loss(y[0::2], n[0::2], y[1::2], n[1::2], torch.ones(len(batch)), zeta)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -39,6 +39,14 @@ def test_split_forward_equals_the_full_model(tiny_prefix):
         token_ids = torch.tensor([3, 17, 99])
         split = tiny_prefix.last_logits(tiny_prefix.bottom(ids), token_ids)[0]
     assert torch.allclose(full[token_ids], split, atol=1e-5)
+    # batched with right padding: the same numbers for sequences of different lengths
+    short = tiny_prefix.encode([{"role": "user", "content": "yes?"}])
+    with torch.inference_mode():
+        many = tiny_prefix.bottom_many([ids, short, ids], batch=2)
+        batched = tiny_prefix.last_logits_many(many, token_ids)
+        alone = tiny_prefix.last_logits(tiny_prefix.bottom(short), token_ids)[0]
+    assert [h.shape[1] for h in many] == [ids.shape[1], short.shape[1], ids.shape[1]]
+    assert torch.allclose(batched[0], split, atol=1e-5) and torch.allclose(batched[1], alone, atol=1e-5)
     assert tiny_prefix.split == 1                                      # 2 layers: the lower one frozen
 
 
