@@ -27,6 +27,16 @@ class DataError(ValueError):
         super().__init__(f"{where}: {message}")
         self.path, self.row, self.field = str(path), row, field
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (distributed runs ship unreadable rows to workers)
+        return _restore_data_error, (str(self), self.path, self.row, self.field)
+
+
+def _restore_data_error(text: str, path: str, row: int | None, field: str | None) -> DataError:
+    err = DataError.__new__(DataError)
+    ValueError.__init__(err, text)
+    err.path, err.row, err.field = path, row, field
+    return err
+
 
 @dataclass
 class LoadReport:
