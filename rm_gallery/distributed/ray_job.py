@@ -209,7 +209,8 @@ class ShardWorker:
         after = self._counters()
         stats = {"requests": after[0] - before[0], "retries": after[1] - before[1],
                  "failures": {k: v - before[2].get(k, 0) for k, v in after[2].items() if v > before[2].get(k, 0)},
-                 "cache_hits": after[3] - before[3], "wall_s": round(time.perf_counter() - t0, 3), "slot": self.slot}
+                 "cache_hits": after[3] - before[3], "wall_s": round(time.perf_counter() - t0, 3), "slot": self.slot,
+                 "peak_rss_mb": _peak_rss_mb()}
         if self.runner.cache is not None:
             self.runner.cache.flush()
         tables = []
@@ -220,6 +221,18 @@ class ShardWorker:
                        jsonl_lines=lines.get(shard) if self.job.jsonl else None)
             tables.append(table)
         return pa.concat_tables(tables) if tables else _result_schema().empty_table()
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory (Linux ``VmHWM``), stored with each part; None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def _result_schema() -> Any:
@@ -318,7 +331,10 @@ def grade_on_ray(data: str | Path, config: Mapping[str, Any] | str | Path, out: 
         DataContext.get_current().enable_progress_bars = progress
         slots = ray.remote(num_cpus=0)(Slots).remote(actors)
         job = RayJob(config, source, str(out), manifest["jsonl"], str(cache) if cache else None, actors)
-        ds = ray.data.read_datasource(shard_datasource(source, pending, records), override_num_blocks=len(pending))
+        # The reads ask for what an actor asks for, so Ray Data fuses them into the actors: no task pool that
+        # would need CPUs of its own (with every CPU held by actors, unfused read tasks could never start).
+        ds = ray.data.read_datasource(shard_datasource(source, pending, records), override_num_blocks=len(pending),
+                                      num_cpus=num_cpus_per_actor)
         ds = ds.map_batches(ShardWorker, fn_constructor_kwargs={"job": job, "slots": slots}, batch_size=None,
                             batch_format="pyarrow", concurrency=actors, num_cpus=num_cpus_per_actor)
         rows = 0
