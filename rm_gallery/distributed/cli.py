@@ -16,7 +16,8 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed (Ray Data; extra [ray])")
     g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="grade on Ray: a cluster address (auto, ray://host:10001) or none for a local cluster; "
-                        "--out is then a directory of shards")
+                        "--out is then a directory of shards, and a malformed row becomes that row's "
+                        "invalid_input result (--on-error does not apply)")
     g.add_argument("--actors", type=int, default=2, help="grading actors, each one runner (default 2)")
     g.add_argument("--shard-rows", type=int, default=1000, help="samples per shard, the unit of resume")
     g.add_argument("--jsonl", action="store_true", help="also write each shard as JSONL (beside its parquet)")
@@ -25,7 +26,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
 
 def grade_with_ray(args: argparse.Namespace) -> int:
     """Run ``grade --ray``: the same config a local run builds, graded by Ray Data actors into shards."""
-    from rm_gallery.cli import CLIError, check_models, close_models, config_data
+    from rm_gallery.cli import EXIT_INTERRUPTED, CLIError, check_models, close_models, config_data, report_interrupt
     from rm_gallery.config import build_config
     from rm_gallery.distributed import grade_on_ray
     from rm_gallery.runner import models_of
@@ -52,10 +53,15 @@ def grade_with_ray(args: argparse.Namespace) -> int:
 
     asyncio.run(check())
     out = Path(args.out) if args.out else Path("results") / f"{data_path.stem}.{'+'.join(graders)}.shards"
-    summary = grade_on_ray(data_path if "://" not in args.data else args.data, config, out, actors=args.actors,
-                           shard_rows=args.shard_rows, resume=args.resume, overwrite=args.overwrite,
-                           jsonl=args.jsonl, cache=cache, address=None if args.ray == "local" else args.ray,
-                           num_cpus_per_actor=args.actor_cpus, progress=not args.no_progress)
+    try:
+        summary = grade_on_ray(data_path if "://" not in args.data else args.data, config, out,
+                               actors=args.actors, shard_rows=args.shard_rows, resume=args.resume,
+                               overwrite=args.overwrite, jsonl=args.jsonl, cache=cache,
+                               address=None if args.ray == "local" else args.ray,
+                               num_cpus_per_actor=args.actor_cpus, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        report_interrupt(args, f"every finished shard is in {out}")
+        return EXIT_INTERRUPTED
     print(summary.table())
     print(f"results: {out}")
     if summary.samples == 0:

@@ -273,6 +273,9 @@ def _prepare_out(out: Path, source: InputFile, config: dict[str, Any], *, resume
         records = plan_shards(source, manifest["shard_rows"])[1] if source.fmt == "json" else None
         return manifest, records
     if out.exists() and any(out.iterdir()):
+        if resume and not is_sharded(out):
+            raise ResultsFileError(f"{out} is not the output of a distributed run (no manifest), so it cannot be "
+                                   "resumed on Ray")
         if not overwrite:
             raise ResultsFileError(f"{out} already exists: pass --resume to continue it or --overwrite to replace it")
         if not is_sharded(out):

@@ -23,23 +23,8 @@ from rm_gallery.distributed.shards import list_parts, read_manifest
 from rm_gallery.results_io import read_results, summarize_results
 from rm_gallery.testing.replies import parity_winner
 from rm_gallery.testing.stub_server import StubProcess
-from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    try:
-        import ray
-    except ImportError:
-        skip_or_fail("Ray is not installed: pip install 'rm_gallery[ray]'")
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
 
 
 @pytest.fixture(scope="module")

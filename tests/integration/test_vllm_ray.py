@@ -13,23 +13,11 @@ import pytest
 
 from rm_gallery.cli import main
 from rm_gallery.results_io import read_results
-from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    try:
-        import ray
-    except ImportError:
-        skip_or_fail("Ray is not installed: pip install 'rm_gallery[ray]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-def test_ray_and_local_runs_against_vllm_are_identical(tmp_path, vllm_server, ray_cluster, short_rewardbench_rows):
+def test_ray_and_local_runs_against_vllm_are_identical(tmp_path, vllm_server, ray_address, short_rewardbench_rows):
     from rm_gallery.distributed import grade_on_ray
 
     data = tmp_path / "rb.jsonl"
