@@ -5,7 +5,7 @@ Shape of a run::
     driver: plan shards ─▶ ray.data.read_datasource(one read task per unfinished shard)
                                │  rows (index, file row, record) — read exactly as the local loaders read them
                                ▼
-            map_batches(ShardWorker, concurrency=N actors, batch = one shard)
+            map_batches(ShardWorker, compute=ActorPoolStrategy(size=N), batch = one shard)
                 │ each actor: one GradingRunner (own client, own cache file), runs the async runner over
                 │ the shard, writes the shard's part file atomically, returns one row per (sample, grader)
                 ▼
@@ -247,7 +247,8 @@ def _result_schema() -> Any:
 # -- the driver ---------------------------------------------------------------------------------------
 
 
-def load_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+def _config_mapping(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """A copy of a config mapping, or the mapping a config file holds."""
     if isinstance(config, Mapping):
         return copy.deepcopy(dict(config))
     from rm_gallery.config import read_config_file
@@ -316,7 +317,7 @@ def grade_on_ray(data: str | Path, config: Mapping[str, Any] | str | Path, out: 
 
     start = time.perf_counter()
     source = InputFile.resolve(data)
-    config = load_config(config)
+    config = _config_mapping(config)
     cfg = build_config(copy.deepcopy(config), source="ray job config")  # fail fast on a bad config, on the driver
     names = (list(cfg.graders), list(cfg.aggregators))
     out = Path(out).expanduser().resolve()
@@ -339,7 +340,8 @@ def grade_on_ray(data: str | Path, config: Mapping[str, Any] | str | Path, out: 
         ds = ray.data.read_datasource(shard_datasource(source, pending, records), override_num_blocks=len(pending),
                                       num_cpus=num_cpus_per_actor)
         ds = ds.map_batches(ShardWorker, fn_constructor_kwargs={"job": job, "slots": slots}, batch_size=None,
-                            batch_format="pyarrow", concurrency=actors, num_cpus=num_cpus_per_actor)
+                            batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=actors),
+                            num_cpus=num_cpus_per_actor)
         rows = 0
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             rows += batch.num_rows

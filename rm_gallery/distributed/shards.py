@@ -233,7 +233,7 @@ def new_manifest(source: InputFile, shards: list[Shard], *, graders: list[str], 
 
 
 def config_digest(config: dict[str, Any]) -> str:
-    """A hash of what decides the answers (graders, model, parameters), without keys or endpoints' order."""
+    """A hash of the config (graders, model, parameters): the manifest keeps it, never the config (it may hold keys)."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
