@@ -120,3 +120,12 @@ def test_endpoints_are_spread_over_actor_slots():
 def test_a_restarted_actor_gets_its_slot_back():
     slots = Slots(2)
     assert [slots.claim("a"), slots.claim("b"), slots.claim("a"), slots.claim("c")] == [0, 1, 0, 0]
+
+
+def test_a_uri_is_read_through_pyarrow_filesystems(tmp_path):
+    path = _jsonl(tmp_path, 7)
+    source = InputFile.resolve(f"file://{path}")
+    assert source.fmt == "jsonl" and source.fingerprint() == InputFile.resolve(path).fingerprint()
+    shards, _ = plan_shards(source, 3)
+    rows = [x for s in shards for x in read_shard(source, s)]
+    assert [(i, row, r["prompt"]) for i, row, r in rows] == [(i, i + 1, str(i)) for i in range(7)]
