@@ -222,3 +222,19 @@ def test_resume_after_the_driver_is_killed(tmp_path, ray_address, judge):
     write_jsonl(data, records(n + 1))
     other = subprocess.run(cli(*args, "--resume"), capture_output=True, text=True, env=env(), timeout=300)
     assert other.returncode == 2 and "cannot be resumed" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_each_actor_drives_its_own_share_of_the_endpoints(tmp_path, ray_address, judge):
+    with StubProcess("--responder", "rm_gallery.testing.replies:parity_reply") as second:
+        urls = [judge.base_url, second.base_url]
+        cfg = config(judge)
+        cfg["model"]["base_url"] = urls
+        before = [judge.stats().counts["requests"], 0]
+        grade_on_ray(write_jsonl(tmp_path / "d.jsonl", records(40)), cfg, tmp_path / "out", shard_rows=5, actors=2,
+                     num_cpus_per_actor=0.5)
+        served = [judge.stats().counts["requests"] - before[0], second.stats().counts["requests"]]
+    graded = [0, 0]
+    for part in list_parts(tmp_path / "out"):
+        graded[part.stats["slot"]] += part.stats["samples"]
+    # slot s prefers urls[s] alone: every request of an actor went to its own replica (2 graders per sample)
+    assert served == [2 * graded[0], 2 * graded[1]] and sum(graded) == 40
