@@ -17,6 +17,7 @@ scripts=(engine_throughput transports warm_cache scale_out compare_openjudge tok
 for extra in fuzz_parsers load_test check_data; do
     [ -f "perf/$extra.py" ] && scripts+=("$extra")
 done
+"$PY" -c "import ray.data" 2>/dev/null && scripts+=(ray_scale)   # the [ray] extra
 
 failed=()
 for s in "${scripts[@]}"; do

@@ -133,15 +133,17 @@ def _add_grade(sub: Any) -> None:
                    help="malformed input rows: stop with an error (default) or skip them and report")
     p.add_argument("--no-progress", action="store_true")
     add_model_arguments(p)
+    from rm_gallery.distributed.cli import add_ray_arguments
+
+    add_ray_arguments(p)
     p.set_defaults(func=cmd_grade)
 
 
-def _build_graders(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Graders, aggregators and runner settings from --config and/or --grader flags."""
-    from rm_gallery.config import build_config, read_config_file
+def config_data(args: argparse.Namespace) -> dict[str, Any]:
+    """The config mapping (as in a config file) that --config and the --grader/--model flags describe."""
+    from rm_gallery.config import read_config_file
 
     data: dict[str, Any] = read_config_file(args.config) if args.config else {}
-    source = args.config or "command line"
     if args.model:
         data["model"] = model_spec(args)
     if args.grader:
@@ -157,7 +159,14 @@ def _build_graders(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
             graders[name] = entry
     if not data.get("graders"):
         raise CLIError("no grader chosen: pass --grader NAME (see `rm-gallery graders`) or --config FILE")
-    cfg = build_config(data, source=source)
+    return data
+
+
+def _build_graders(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Graders, aggregators and runner settings from --config and/or --grader flags."""
+    from rm_gallery.config import build_config
+
+    cfg = build_config(config_data(args), source=args.config or "command line")
     return cfg.graders, cfg.aggregators, cfg.runner
 
 
@@ -238,6 +247,10 @@ async def _grade(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        from rm_gallery.distributed.cli import grade_with_ray
+
+        return grade_with_ray(args)
     try:
         return asyncio.run(_grade(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -274,7 +287,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [_add_grade, _add_graders]
 #: Subsystems that install their own subcommands with ``install(subparsers)``. They must keep heavy
 #: imports (torch, datasets, matplotlib) inside their command functions so ``--help`` stays instant.
 SUBCOMMAND_MODULES = ("rm_gallery.local.cli", "rm_gallery.benchmarks.cli", "rm_gallery.training.cli",
-                      "rm_gallery.metaeval.cli")
+                      "rm_gallery.metaeval.cli", "rm_gallery.distributed.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,16 @@ class DataError(ValueError):
         super().__init__(f"{where}: {message}")
         self.path, self.row, self.field = str(path), row, field
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (distributed runs ship unreadable rows to workers)
+        return _restore_data_error, (str(self), self.path, self.row, self.field)
+
+
+def _restore_data_error(text: str, path: str, row: int | None, field: str | None) -> DataError:
+    err = DataError.__new__(DataError)
+    ValueError.__init__(err, text)
+    err.path, err.row, err.field = path, row, field
+    return err
+
 
 @dataclass
 class LoadReport:
@@ -99,22 +109,25 @@ def _bad_bytes_field(value: Any, where: str = "") -> str | None:
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as f:
         for row, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                message = f"is not valid UTF-8 (byte {e.start})"
-                try:  # name the field that holds the bad bytes, when the line is JSON otherwise
-                    field = _bad_bytes_field(json.loads(line.decode("utf-8", "surrogateescape")))
-                except (ValueError, RecursionError):
-                    field = None
-                yield row, DataError(path, row, message + (f" in field '{field}'" if field else ""), field=field)
-                continue
-            try:
-                yield row, json.loads(text)
-            except (ValueError, RecursionError) as e:
-                yield row, DataError(path, row, _json_problem(e, line=False))
+            if line.strip():
+                yield row, decode_jsonl_line(path, row, line)
+
+
+def decode_jsonl_line(path: str | Path, row: int, line: bytes) -> Any:
+    """One JSONL line as a record, or the DataError saying why it is not one (bad UTF-8 names its field)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        message = f"is not valid UTF-8 (byte {e.start})"
+        try:  # name the field that holds the bad bytes, when the line is JSON otherwise
+            field = _bad_bytes_field(json.loads(line.decode("utf-8", "surrogateescape")))
+        except (ValueError, RecursionError):
+            field = None
+        return DataError(path, row, message + (f" in field '{field}'" if field else ""), field=field)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        return DataError(path, row, _json_problem(e, line=False))
 
 
 def _iter_json(path: Path) -> Iterator[tuple[int, Any]]:
@@ -185,15 +198,11 @@ def iter_samples(path: str | Path, *, fmt: str | None = None, on_error: Literal[
     for row, rec in _iter_rows(Path(path), fmt):
         if limit is not None and report.rows >= limit:
             return
-        try:
-            if isinstance(rec, DataError):
-                raise rec
-            sample = sample_from_record(rec, default_id=f"row-{row}")
-        except (RecordError, DataError) as e:
-            err = e if isinstance(e, DataError) else DataError(path, row, str(e), field=e.field)
+        sample = record_to_sample(path, row, rec)
+        if isinstance(sample, DataError):
             if on_error == "raise":
-                raise err from None
-            report.skipped.append(str(err))
+                raise sample from None
+            report.skipped.append(str(sample))
             continue
         report.rows += 1
         yield sample
@@ -207,6 +216,16 @@ def check_samples(path: str | Path, *, fmt: str | None = None, on_error: Literal
     for _ in iter_samples(path, fmt=fmt, on_error=on_error, report=report, limit=limit):
         pass
     return report
+
+
+def record_to_sample(path: str | Path, row: int, rec: Any) -> Sample | DataError:
+    """The Sample of file row ``row`` (id ``row-N`` when the record has none), or the DataError naming its field."""
+    if isinstance(rec, DataError):
+        return rec
+    try:
+        return sample_from_record(rec, default_id=f"row-{row}")
+    except RecordError as e:
+        return DataError(path, row, str(e), field=e.field)
 
 
 def load_samples(path: str | Path, **kwargs: Any) -> list[Sample]:

@@ -143,9 +143,7 @@ class ResultsWriter:
 
     def write(self, index: int, sample_id: str, grader: str, result: Result, *, aggregate: bool = False) -> None:
         assert self._fd is not None, "writer is closed"
-        head = _dumps({"index": index, "sample_id": sample_id, "grader": grader})[:-1]
-        agg = b',"aggregate":true' if aggregate else b""
-        data = head + agg + b',"result":' + result.model_dump_json().encode() + b"}\n"
+        data = result_line(index, sample_id, grader, result, aggregate=aggregate)
         written = os.write(self._fd, data)
         while written < len(data):  # regular files write whole buffers; this loop is for the odd filesystem
             written += os.write(self._fd, data[written:])
@@ -155,6 +153,13 @@ class ResultsWriter:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def result_line(index: int, sample_id: str, grader: str, result: Result, *, aggregate: bool = False) -> bytes:
+    """One line of a results file (sharded runs write the same lines in their JSONL parts)."""
+    head = _dumps({"index": index, "sample_id": sample_id, "grader": grader})[:-1]
+    agg = b',"aggregate":true' if aggregate else b""
+    return head + agg + b',"result":' + result.model_dump_json().encode() + b"}\n"
 
 
 def _key(line: bytes) -> tuple[int, str]:
@@ -169,8 +174,15 @@ def read_results(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the records of a results file (``result`` parsed into a typed Result), in file order.
 
     A record superseded by a later line for the same (sample, grader) — a pair graded again by a resumed
-    run with ``retry_errors`` — is skipped, so every pair appears once, with its latest result.
+    run with ``retry_errors`` — is skipped, so every pair appears once, with its latest result. ``path`` may
+    also be the output directory of a distributed run (:mod:`rm_gallery.distributed`): its shards are read
+    in sample order, as if they were one file.
     """
+    from rm_gallery.distributed.shards import is_sharded, iter_sharded_records
+
+    if is_sharded(path):
+        yield from iter_sharded_records(path)
+        return
     latest: dict[tuple[int, str], int] = {}
     with open(path, "rb") as f:
         for lineno, line in enumerate(f):
@@ -184,3 +196,33 @@ def read_results(path: str | Path) -> Iterator[dict[str, Any]]:
                     continue
                 rec["result"] = result_from_json(rec["result"])
                 yield rec
+
+
+def summarize_results(path: str | Path) -> Any:
+    """The :class:`~rm_gallery.run_results.RunSummary` of a finished run: a results file or a sharded directory.
+
+    Outcomes and tokens are counted from the results; request counts and wall time come from the run's own
+    record (``<file>.summary.json`` beside a results file, the manifest of a sharded run).
+    """
+    from collections import Counter
+
+    from rm_gallery.distributed.shards import is_sharded, sharded_summary
+    from rm_gallery.run_results import RunSummary
+
+    if is_sharded(path):
+        return sharded_summary(path)
+    summary = RunSummary()
+    seen: set[int] = set()
+    for rec in read_results(path):
+        if rec.get("aggregate"):
+            continue
+        seen.add(rec["index"])
+        summary.count(rec["grader"], rec["result"])
+    summary.samples = len(seen)
+    side = Path(str(path) + ".summary.json")
+    if side.is_file():
+        data = json.loads(side.read_text())
+        summary.requests, summary.retries = data.get("requests", 0), data.get("retries", 0)
+        summary.failures = dict(Counter(data.get("failures", {})))
+        summary.cache_hits, summary.wall_s = data.get("cache_hits", 0), data.get("wall_s", 0.0)
+    return summary

@@ -28,6 +28,7 @@ from rm_gallery.aggregate import Aggregator
 from rm_gallery.cache import ResponseCache
 from rm_gallery.client.errors import ModelError
 from rm_gallery.graders.base import GradeContext, Grader, InvalidSample
+from rm_gallery.loaders import DataError
 from rm_gallery.prompts import TemplateError
 from rm_gallery.records import RecordError
 from rm_gallery.results_io import ResultsFileError, ResultsWriter, ResumeIndex, scan_results
@@ -68,9 +69,11 @@ class _Slot:
         self.remaining = remaining
         self.done = done
         self.results: dict[str, Result] = {}
-        self.error: RecordError | None = None
+        self.error: RecordError | DataError | None = None
         if isinstance(raw, Sample):
             self.sample: Sample | None = raw
+        elif isinstance(raw, DataError):  # a row the loader could not read: every grader reports it
+            self.sample, self.error = None, raw
         else:
             try:
                 self.sample = Sample.from_record(raw, default_id=str(index))
@@ -267,7 +270,8 @@ class GradingRunner:
                 sample = self._apply_mapper(cfg.mapper, slot.raw, slot.index)
             elif slot.sample is None:
                 assert slot.error is not None
-                return GraderError(kind="invalid_input", message=f"row {slot.index}: {slot.error}")
+                where = "" if isinstance(slot.error, DataError) else f"row {slot.index}: "  # it names file and row
+                return GraderError(kind="invalid_input", message=f"{where}{slot.error}")
             else:
                 sample = slot.sample
             result = await cfg.grader.grade(sample, self.ctx)
@@ -349,6 +353,8 @@ def models_of(grader: Any) -> list[Any]:
 
 
 def _guess_id(item: Any, index: int) -> str:
+    if isinstance(item, DataError) and item.row is not None:
+        return f"row-{item.row}"  # the id the loader gives a row without one
     if isinstance(item, Mapping):
         for key in ("id", "unique_id", "sample_id", "pair_id"):
             if item.get(key) is not None:

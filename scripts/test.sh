@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${RM_GALLERY_VENV:-.venv}
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check -e ".[dev,train]"
+"$VENV/bin/pip" install -q --disable-pip-version-check -e ".[dev,train,ray]"
 bash scripts/setup_vllm_env.sh >/dev/null
 bash scripts/setup_verl_env.sh >/dev/null
 "$VENV/bin/ruff" check rm_gallery tests perf

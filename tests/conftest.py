@@ -119,3 +119,20 @@ def vllm_server(tiny_model_dir: Path, vllm_python: Path):
 def vllm_judge(vllm_server):
     """The served tiny judge: ``.base_url`` and ``.model_name`` (alias of ``vllm_server``)."""
     return vllm_server
+
+
+# -- a local Ray cluster (distributed grading) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """A local Ray cluster started by the tests (``ray.init(num_cpus=2)``), once per session; its GCS address."""
+    try:
+        import ray
+    except ImportError:
+        skip_or_fail("Ray is not installed: pip install 'rm_gallery[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

@@ -1,12 +1,12 @@
 """A small HTTP/1.1 client on asyncio Protocols: the fast transport for local inference servers.
 
-Judging is thousands of small JSON POSTs to one host. A general client (aiohttp, httpx) spends most of its
-~150 µs per request on features this path never uses; this transport spends ~30 µs: one pooled keep-alive
-connection per in-flight request, a prebuilt header block, and an incremental response parser that handles
-``Content-Length``, ``chunked`` and read-until-close bodies, ``gzip``/``deflate`` encodings, 1xx interim
-responses, TLS (``https://`` via :mod:`ssl`) and per-request timeouts. A connection the server closed while
-idle is noticed (``connection_lost``) and never reused; any failure mid-request surfaces as a ModelError so the
-client's retry policy, not this layer, decides what happens next (and counts it).
+Judging is thousands of small JSON POSTs to one host. A general client (aiohttp, httpx) spends most of its ~150 µs
+per request on features this path never uses; this transport spends ~30 µs: one pooled keep-alive connection per in-
+flight request, a prebuilt header block, and responses parsed incrementally by llhttp (the parser of Node.js and
+uvicorn, through ``httptools``): ``Content-Length``, ``chunked`` and read-until-close bodies, ``gzip``/``deflate``
+encodings, 1xx interim responses, TLS (``https://`` via :mod:`ssl`) and per-request timeouts. A connection the
+server closed while idle is noticed (``connection_lost``) and never reused; any failure mid-request surfaces as a
+ModelError so the client's retry policy, not this layer, decides what happens next (and counts it).
 
 It deliberately does not do proxies, redirects, cookies or HTTP/2: OpenAI-compatible chat endpoints need none
 of them. ``transport="aiohttp"`` (or ``"openai"``) remains available for anything that does.
@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import httptools
 
 from rm_gallery.client.errors import ModelAPIError, ModelTimeoutError
 from rm_gallery.client.transport import _dumps, json_object, parse_retry_after, status_error
@@ -63,22 +65,27 @@ class _Endpoint:
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one request at a time; an incremental response parser."""
+    """One keep-alive connection; one request at a time; responses parsed by llhttp (``httptools``).
+
+    The parser reports a response through the callbacks below; this class only collects headers and
+    body, decodes ``Content-Encoding`` and decides whether the connection can be reused.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.used = False
-        self._buf = bytearray()
         self._fut: asyncio.Future[Response] | None = None
+        self._parser = httptools.HttpResponseParser(self)
         self._reset_parser()
 
     def _reset_parser(self) -> None:
-        self._status = 0
         self._headers: dict[str, str] = {}
-        self._mode = "head"  # head -> length | chunked | close -> done
-        self._remaining = 0
-        self._body = bytearray()
+        self._body: list[bytes] = []
+        self._head_bytes = 0  # bytes received before the header block ended (bounded by MAX_HEAD)
+        self._header_bytes = 0
+        self._in_head = True
+        self._until_close = False  # a body with neither Content-Length nor chunked: it ends with the connection
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
 
@@ -90,8 +97,11 @@ class _Connection(asyncio.Protocol):
         fut = self._fut
         if fut is None or fut.done():
             return
-        if self._mode == "close":  # a body delimited by the end of the connection
-            self._finish()
+        if self._until_close:  # a body delimited by the end of the connection
+            try:
+                self._finish()
+            except zlib.error as e:
+                fut.set_exception(_protocol_error(e))
         else:
             fut.set_exception(ConnectionResetError(f"connection closed by the server ({exc or 'EOF'})"))
 
@@ -101,101 +111,57 @@ class _Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             return
-        self._buf += data
         try:
-            self._parse()
-        except (_ProtocolError, ValueError, zlib.error) as e:
+            self._parser.feed_data(data)
+            if self._in_head:  # still no end of the header block: llhttp would wait for it without limit
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD:
+                    raise _ProtocolError("response header block is too large")
+        except (_ProtocolError, httptools.HttpParserError, ValueError, zlib.error) as e:
             self.closed = True
             if not self._fut.done():
-                self._fut.set_exception(_ProtocolError(str(e)))
+                self._fut.set_exception(_protocol_error(e))
             if self.transport is not None:
                 self.transport.abort()
 
-    # -- parsing ------------------------------------------------------------------------------------
+    # -- parser callbacks (httptools) -----------------------------------------------------------------
 
-    def _parse(self) -> None:
-        while self._fut is not None and not self._fut.done():
-            if self._mode == "head":
-                end = self._buf.find(b"\r\n\r\n")
-                if end > MAX_HEAD or (end < 0 and len(self._buf) > MAX_HEAD):
-                    raise _ProtocolError("response header block is too large")
-                if end < 0:
-                    return
-                self._read_head(bytes(self._buf[:end]))
-                del self._buf[: end + 4]
-            elif self._mode == "length":
-                if len(self._buf) < self._remaining:
-                    return
-                self._body = self._buf[: self._remaining]
-                del self._buf[: self._remaining]
-                self._finish()
-            elif self._mode == "chunked":
-                if not self._read_chunks():
-                    return
-            else:  # "close": wait for connection_lost
-                self._body += self._buf
-                self._buf.clear()
-                return
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
 
-    def _read_head(self, head: bytes) -> None:
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-            raise _ProtocolError(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
-        status = int(parts[1])
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
+    def on_headers_complete(self) -> None:
+        if self._header_bytes > MAX_HEAD:
+            raise _ProtocolError("response header block is too large")
+        status = self._parser.get_status_code()
         if 100 <= status < 200:  # interim response (e.g. 100 Continue): the real one follows
+            self._headers = {}
             return
-        self._status, self._headers = status, headers
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._mode, self._remaining = "chunked", -1
-        elif "content-length" in headers:
-            self._mode, self._remaining = "length", int(headers["content-length"])
-        elif status in (204, 304):
-            self._mode, self._remaining = "length", 0
-        else:
-            self._mode = "close"
+        self._in_head = False
+        h = self._headers
+        self._until_close = ("content-length" not in h and "chunked" not in h.get("transfer-encoding", "").lower()
+                             and status not in (204, 304))
 
-    def _read_chunks(self) -> bool:
-        """Consume chunked body data; True when the final chunk and trailers have arrived."""
-        while True:
-            if self._remaining < 0:  # expecting a chunk-size line
-                eol = self._buf.find(b"\r\n")
-                if eol < 0:
-                    return False
-                size = int(bytes(self._buf[:eol]).split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    end = self._buf.find(b"\r\n\r\n", eol)  # (optional trailers, then) an empty line
-                    if end < 0:
-                        return False
-                    del self._buf[: end + 4]
-                    self._finish()
-                    return True
-                del self._buf[: eol + 2]
-                self._remaining = size
-            if len(self._buf) < self._remaining + 2:
-                return False
-            self._body += self._buf[: self._remaining]
-            del self._buf[: self._remaining + 2]
-            self._remaining = -1
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._in_head:  # the end of an interim response
+            return
+        self._finish()
 
     def _finish(self) -> None:
-        body = bytes(self._body)
+        body = b"".join(self._body)
         encoding = self._headers.get("content-encoding", "").lower()
         if encoding in ("gzip", "x-gzip"):
             body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
         elif encoding == "deflate":
             body = zlib.decompress(body)
-        if self._headers.get("connection", "").lower() == "close" or self._mode == "close":
+        if self._until_close or not self._parser.should_keep_alive():
             self.closed = True
-        resp = Response(self._status, self._headers, body)
+        resp = Response(self._parser.get_status_code(), self._headers, body)
         fut = self._fut
         self._reset_parser()
-        self._mode = "idle"
         if fut is not None and not fut.done():
             fut.set_result(resp)
 
@@ -208,6 +174,15 @@ class _Connection(asyncio.Protocol):
         self.used = True
         self.transport.write(data)
         return self._fut
+
+
+def _protocol_error(e: Exception) -> _ProtocolError:
+    """The error to report: ours when a callback raised it, else llhttp's own words (e.g. ``Expected HTTP/``)."""
+    if isinstance(e, _ProtocolError):
+        return e
+    if isinstance(e.__context__, (_ProtocolError, ValueError, zlib.error)):  # raised inside a parser callback
+        return _protocol_error(e.__context__)
+    return _ProtocolError(str(e) or type(e).__name__)
 
 
 class HTTP11Transport:

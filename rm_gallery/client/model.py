@@ -87,6 +87,8 @@ class OpenAIChatModel:
         retry: a :class:`RetryPolicy`, or ``max_retries`` for the default policy.
         requests_per_second / max_in_flight: rate limits across all replicas.
         max_in_flight_per_endpoint: cap per replica (the pool waits for a slot instead of overloading one).
+        prefer_endpoints: a subset of ``base_url`` to send to while any of it is healthy (the rest is failover);
+            distributed workers each get their own share of the replicas this way, with one cache identity.
         system_role: ``"native"`` or ``"merge"`` (fold system text into the first user turn).
         transport: ``"auto"`` (the lean HTTP/1.1 client for ``http://``, aiohttp for ``https://``),
             ``"http11"``, ``"aiohttp"`` or ``"openai"`` (the official SDK, one client per endpoint).
@@ -120,6 +122,7 @@ class OpenAIChatModel:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         is_local: bool = False,
+        prefer_endpoints: list[str] | None = None,
     ) -> None:
         if system_role not in ("native", "merge"):
             raise ValueError(f"system_role must be 'native' or 'merge', got {system_role!r}")
@@ -136,7 +139,8 @@ class OpenAIChatModel:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._secrets = tuple(s for s in (key,) if s)
         self._transport = make_transport(transport, key, headers)
-        self._pool = EndpointPool(self.base_urls, per_endpoint_limit=max_in_flight_per_endpoint)
+        self._pool = EndpointPool(self.base_urls, per_endpoint_limit=max_in_flight_per_endpoint,
+                                  prefer=prefer_endpoints)
         self._rps = requests_per_second
         self._throttler: Any = None
         self._max_in_flight = max_in_flight

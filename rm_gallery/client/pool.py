@@ -28,13 +28,20 @@ class EndpointPool:
     A benched endpoint comes back after a cool-down that doubles with each consecutive failure
     (capped), so a replica that was restarted rejoins without anyone intervening. ``per_endpoint_limit``
     caps in-flight requests per replica; callers wait for a free slot rather than overload one.
+    ``prefer`` (a subset of ``base_urls``) keeps the traffic on those replicas while any of them is healthy and
+    fails over to the others only when none is: how distributed workers each drive their own share of replicas.
     """
 
     def __init__(self, base_urls: list[str], *, per_endpoint_limit: int | None = None,
-                 cooldown_s: float = 1.0, max_cooldown_s: float = 30.0) -> None:
+                 cooldown_s: float = 1.0, max_cooldown_s: float = 30.0, prefer: list[str] | None = None) -> None:
         if not base_urls:
             raise ValueError("an endpoint pool needs at least one base_url")
         self.endpoints = [Endpoint(u.rstrip("/")) for u in base_urls]
+        wanted = {u.rstrip("/") for u in prefer or ()}
+        unknown = wanted - {e.base_url for e in self.endpoints}
+        if unknown:
+            raise ValueError(f"preferred endpoints must be among the base_urls: {sorted(unknown)}")
+        self.preferred = [e for e in self.endpoints if e.base_url in wanted]
         self.per_endpoint_limit = per_endpoint_limit
         self.cooldown_s = cooldown_s
         self.max_cooldown_s = max_cooldown_s
@@ -44,6 +51,8 @@ class EndpointPool:
     def _pick(self) -> Endpoint | None:
         now = time.monotonic()
         eps = self.endpoints
+        if self.preferred and any(e.healthy(now) for e in self.preferred):
+            eps = self.preferred  # every preferred replica benched: the others serve meanwhile
         if len(eps) == 1:
             ep = eps[0]
             return ep if self.per_endpoint_limit is None or ep.in_flight < self.per_endpoint_limit else None

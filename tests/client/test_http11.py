@@ -135,6 +135,10 @@ async def test_status_errors_carry_retry_after():
     (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "connection"),  # closed mid-body
     (ok(b"<html>oops</html>"), "not JSON"),
     (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n\r\n", "too large"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "unreadable"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "unreadable"),
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", "unreadable"),
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\nabc", "unreadable"),
 ])
 async def test_broken_responses_are_retryable_api_errors(reply, match):
     async def send_and_close(writer):
@@ -204,3 +208,32 @@ async def _status(t, port):
         return await t.get(f"http://127.0.0.1:{port}/v1", "/models", 1)
     except ModelAPIError:
         return None
+
+
+async def test_connection_close_and_http10_responses_are_not_reused():
+    close = ok(extra="Connection: close\r\n")
+    http10 = ok().replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    async with RawServer([close, http10, ok(), ok()]) as srv:
+        t = HTTP11Transport(None)
+        for _ in range(4):
+            assert (await t.chat(srv.url, PAYLOAD, 5))["usage"]["prompt_tokens"] == 3
+        await t.aclose()
+    assert srv.connections == 3  # a new connection after each of the first two, then keep-alive
+
+
+async def test_a_chunk_size_line_split_across_reads():
+    body = b"7\r\n" + RAW[:7] + b"\r\n" + f"{len(RAW) - 7:x}".encode() + b"\r\n" + RAW[7:] + b"\r\n0\r\n\r\n"
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+
+    async def in_pieces(writer):
+        for i in range(0, len(reply), 5):
+            writer.write(reply[i:i + 5])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    async with RawServer([in_pieces, ok()]) as srv:
+        t = HTTP11Transport(None)
+        assert (await t.chat(srv.url, PAYLOAD, 5)) == BODY
+        assert (await t.chat(srv.url, PAYLOAD, 5)) == BODY  # the same connection, after a chunked response
+        await t.aclose()
+    assert srv.connections == 1

@@ -203,3 +203,23 @@ def test_pool_waits_when_healthy_replicas_are_at_their_cap():
     assert pool._pick() is None
     pool.endpoints[0].down_until = time.monotonic() + 30
     assert pool._pick() is pool.endpoints[1]              # all benched: one with a free slot is tried
+
+
+def test_pool_keeps_to_preferred_replicas_and_fails_over_when_they_are_benched():
+    from rm_gallery.client.pool import EndpointPool
+
+    pool = EndpointPool(["http://a", "http://b", "http://c"], prefer=["http://b"])
+    b = pool.endpoints[1]
+    assert {pool._pick().base_url for _ in range(10)} == {"http://b"}  # idle a and c are not used
+    b.down_until = time.monotonic() + 60  # b benched: the others serve meanwhile
+    assert {pool._pick().base_url for _ in range(10)} == {"http://a", "http://c"}
+    b.down_until = 0.0  # b is back: traffic returns to it
+    assert pool._pick() is b
+    with pytest.raises(ValueError, match="among the base_urls"):
+        EndpointPool(["http://a"], prefer=["http://z"])
+
+
+async def test_preferred_endpoints_keep_one_cache_identity(make_model):
+    whole = make_model(["http://a/v1", "http://b/v1"])
+    share = make_model(["http://a/v1", "http://b/v1"], prefer_endpoints=["http://b/v1"])
+    assert share.cache_identity == whole.cache_identity  # the same answers, so the same cache entries
