@@ -127,7 +127,7 @@ def prompt_token_counter(model_dir: Path, graders: Sequence[Any]) -> Callable[[P
 
 
 def prepare_split(cfg: JudgeLoopConfig, model_dir: Path, graders: Sequence[Any]) -> Split:
-    """Load, length-filter and split the pairs; written to ``out/data``."""
+    """Load, length-filter (the longest prompt of ``graders``) and split the pairs; written to ``out/data``."""
     from rm_gallery.training.splits import load_pairs, split_pairs, within_length
 
     if not cfg.rewardbench and not cfg.rmbench:
@@ -334,8 +334,8 @@ def run_judge_loop(cfg: JudgeLoopConfig) -> JudgeLoopResult:
     result = JudgeLoopResult(config=cfg.to_dict())
     model_dir = resolve_model(cfg.model)
     result.model = BUILTIN[cfg.model].description if cfg.model in BUILTIN else str(model_dir)
-    graders = [create_grader(name, model=None) for name in ("win_probability", cfg.grpo_grader)]
-    split = prepare_split(cfg, model_dir, graders)
+    # pairs are kept by the length of the yes/no judge's prompt (the GRPO grader's template adds a fixed overhead)
+    split = prepare_split(cfg, model_dir, [create_grader("win_probability", model=None)])
     result.split = {"counts": split.counts(), "transfer_sources": list(cfg.transfer),
                     "max_prompt_tokens": cfg.max_prompt_tokens, "held_out_fraction": cfg.held_out}
     checkpoints = {}

@@ -1,0 +1,141 @@
+"""Real benchmark numbers: RewardBench (the shared subsets) and RM-Bench (the 4 shared domains) on SmolLM2.
+
+Serves the built-in real judge (SmolLM2-135M-Instruct, ``rm-gallery build-model smollm2``) with vLLM on CPU and
+runs ``rm-gallery bench``'s code path for each grader: ``pairwise``, ``reasoning``, ``win_probability`` and
+``rubric`` (pointwise: each response scored once). Official scoring, both orders for pairwise graders, seeded
+bootstrap 95% CIs, the error convention recorded (``chance``: a tie or unreadable verdict earns 0.5 of a pair).
+
+Sizes are limited so the whole run fits a couple of hours on 2 CPU cores, and said so in every table:
+``--limit`` rows per RewardBench subset and per RM-Bench domain (RM-Bench's 9 style pairs per prompt, both
+orders). ``win_probability`` runs with ``symmetric=false`` inside the benchmark's own both-orders wrapper
+(2 requests per pair, each order's verdict from its own P(yes)), not as its symmetric self inside that wrapper
+(which would be 4 requests per pair).
+
+Prints one table per benchmark and writes ``perf/results/real_benchmarks.json``; every run's report.md,
+samples.jsonl and plots stay under ``--out``. Wall time per 1,000 verdicts = the run's wall time over its
+verdicts (an order of a pair, or one response scored), at the stated concurrency.
+
+Usage: python perf/real_benchmarks.py [--limit 20] [--graders pairwise,reasoning,win_probability,rubric] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+GRADERS = ("pairwise", "reasoning", "win_probability", "rubric")
+GRADER_ARGS: dict[str, dict[str, Any]] = {"win_probability": {"symmetric": False}}
+
+
+def sources() -> dict[str, list[str]]:
+    return {"rewardbench": [str(SHARED / "rewardbench" / "rewardbench_llmbar_hep.jsonl")],
+            "rmbench": [str(SHARED / "rm-bench")]}
+
+
+async def run_one(bench_name: str, grader_name: str, model: Any, limit: int, out: Path, concurrency: int,
+                  seed: int) -> dict[str, Any]:
+    from rm_gallery.benchmarks.base import get_benchmark
+    from rm_gallery.benchmarks.run import run_benchmark
+    from rm_gallery.benchmarks.sources import load_rows
+    from rm_gallery.graders.registry import create_grader
+
+    bench = get_benchmark(bench_name)
+    rows = load_rows(bench, sources()[bench_name], limit=limit)
+    grader = create_grader(grader_name, model=model, **GRADER_ARGS.get(grader_name, {}))
+    started = time.perf_counter()
+    summary = await run_benchmark(bench, rows, grader, out_dir=out / f"{bench_name}-{grader_name}", seed=seed,
+                                  concurrency=concurrency, progress=False, n_boot=1000,
+                                  info={"grader": grader_name, "model": "smollm2-135m-instruct", "limit": limit})
+    wall = time.perf_counter() - started
+    verdicts = summary["errors"]["judgments"]
+    run = summary["run"]
+    h = summary["headline"]
+    return {"benchmark": bench_name, "grader": grader_name, "rows": len(rows), "verdicts": verdicts,
+            "headline": h["value"], "ci": h["ci"], "partial": h["partial"],
+            "sections": {k: v["value"] for k, v in summary["sections"].items() if v.get("value") is not None},
+            "parse_failure_rate": summary["errors"]["parse_failure_rate"],
+            "failure_rate": summary["errors"]["failure_rate"],
+            "position": summary.get("position"), "wall_seconds": round(wall, 1),
+            "seconds_per_1000_verdicts": round(1000 * wall / verdicts, 1) if verdicts else None,
+            "tokens_per_verdict": {"prompt": round(run["prompt_tokens"] / verdicts, 1) if verdicts else None,
+                                   "completion": round(run["completion_tokens"] / verdicts, 1) if verdicts else None},
+            "report": str(out / f"{bench_name}-{grader_name}" / "report.md")}
+
+
+def table(results: list[dict[str, Any]], bench: str, limit: int) -> str:
+    rows = [r for r in results if r["benchmark"] == bench]
+    lines = [f"{bench} (SmolLM2-135M-Instruct, at most {limit} rows per subset/domain)", "",
+             "| grader | rows | verdicts | headline [95% CI] | parse failures | position consistency | "
+             "s per 1,000 verdicts |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ci = f" [{100 * r['ci'][0]:.1f}, {100 * r['ci'][1]:.1f}]" if r["ci"] else ""
+        head = "n/a" if r["headline"] is None else f"{100 * r['headline']:.1f}{ci}"
+        cons = (r.get("position") or {}).get("consistency")
+        lines.append(f"| {r['grader']} | {r['rows']} | {r['verdicts']} | {head}{' (partial)' if r['partial'] else ''}"
+                     f" | {100 * r['parse_failure_rate']:.1f}% | {'n/a' if cons is None else f'{100 * cons:.0f}%'} | "
+                     f"{r['seconds_per_1000_verdicts']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=20, help="rows per RewardBench subset / RM-Bench domain")
+    p.add_argument("--graders", default=",".join(GRADERS))
+    p.add_argument("--benchmarks", default="rewardbench,rmbench")
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: a temporary one)")
+    p.add_argument("--base-url", default=None, help="a running SmolLM2 server (default: start one)")
+    p.add_argument("--quick", action="store_true", help="--limit 2")
+    args = p.parse_args()
+    limit = 2 if args.quick else args.limit
+    out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_real_bench_"))
+
+    from rm_gallery.client import OpenAIChatModel
+    from rm_gallery.local.models import BUILTIN, resolve_model
+    from rm_gallery.local.vllm_server import VLLMServer
+
+    async def run_all(base_url: str, name: str) -> list[dict[str, Any]]:
+        model = OpenAIChatModel(name, base_url=base_url, timeout=600)
+        results = []
+        try:
+            for bench in args.benchmarks.split(","):
+                for grader in args.graders.split(","):
+                    r = await run_one(bench, grader, model, limit, out, args.concurrency, args.seed)
+                    print(f"{bench} {grader}: {r['headline']} {r['ci']} in {r['wall_seconds']}s", flush=True)
+                    results.append(r)
+        finally:
+            await model.aclose()
+        return results
+
+    started = time.perf_counter()
+    if args.base_url:
+        results = asyncio.run(run_all(args.base_url, BUILTIN["smollm2"].served_name))
+        startup = None
+    else:
+        server = VLLMServer(resolve_model("smollm2"), served_model_name=BUILTIN["smollm2"].served_name,
+                            dtype="float32", max_model_len=4096)
+        with server:
+            startup = server.startup_seconds
+            results = asyncio.run(run_all(server.base_url, server.model_name))
+    tables = [table(results, bench, limit) for bench in args.benchmarks.split(",")]
+    print("\n\n".join(tables))
+    path = write_json("real_benchmarks", {"model": BUILTIN["smollm2"].description, "limit": limit,
+                                          "concurrency": args.concurrency, "server_startup_seconds": startup,
+                                          "wall_seconds": round(time.perf_counter() - started, 1),
+                                          "results": results, "tables": tables, "out": str(out)})
+    print(f"figures: {path}; runs: {out}")
+
+
+if __name__ == "__main__":
+    main()
