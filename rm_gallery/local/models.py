@@ -6,6 +6,10 @@ the named model on first use (cached, offline after that) and returns its folder
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +49,24 @@ def resolve_model(name_or_path: str | Path, *, out: Path | None = None) -> Path:
 
         return build_tiny_model(out or DEFAULT_TINY_DIR)
     return Path(name_or_path)
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out`` to build a model in, moved into place only when the build succeeds.
+
+    Readers never see a half-written model; a failed build leaves ``out`` as it was.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o755)
+    try:
+        yield staging
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

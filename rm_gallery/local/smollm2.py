@@ -27,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -129,11 +128,10 @@ def build_smollm2(out: str | Path | None = None, *, dtype: str = "float32", gguf
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    from rm_gallery.local.models import staged_folder
+
     started = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_folder(out) as staging:
         tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
         loaded = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name,
                                                       dtype=torch.float32)
@@ -155,14 +153,6 @@ def build_smollm2(out: str | Path | None = None, *, dtype: str = "float32", gguf
             "settings": settings, "model": "SmolLM2-135M-Instruct", "package": PACKAGE, "license": "Apache-2.0",
             "parameters": sum(p.numel() for p in fresh.parameters()),
             "build_seconds": round(time.perf_counter() - started, 1)}, indent=2))
-        for path in staging.iterdir():
-            path.chmod(0o644)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -300,11 +298,10 @@ def build_tiny_model(
     import torch
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
+    from rm_gallery.local.models import staged_folder
+
     started = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_folder(out) as staging:
         raw_tokenizer = _train_tokenizer(generate_corpus(seed), vocab_size)
         # Written by hand (not tokenizer.save_pretrained) so the files read the same
         # under transformers 4.x and 5.x: 5.x would write tokenizer_class
@@ -348,8 +345,6 @@ def build_tiny_model(
         model.generation_config.pad_token_id = ids["<|endoftext|>"]
         model.generation_config.bos_token_id = None
         model.save_pretrained(staging)
-        for path in staging.iterdir():
-            path.chmod(0o644)
         (staging / MARKER_FILE).write_text(
             json.dumps(
                 {
@@ -361,12 +356,6 @@ def build_tiny_model(
                 indent=2,
             )
         )
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

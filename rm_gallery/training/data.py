@@ -54,6 +54,14 @@ def grpo_rows(samples: Iterable[Sample], grader: Any, *, orders: Sequence[str] =
     return rows
 
 
+def check_paired_batch(batch_size: int, generations: int) -> None:
+    """GRPO batches must hold both orders of each pair: ``batch_size / generations`` an even whole number."""
+    prompts, rest = divmod(batch_size, generations)
+    if rest or prompts % 2:
+        raise ValueError("grpo_batch_size / grpo_generations must be an even whole number of prompts "
+                         "(both orders of each pair share a batch)")
+
+
 def grouped_order(keys: Sequence[Any], *, group_size: int = 2, seed: int = 0) -> list[int]:
     """Row indices with each group's rows adjacent and the groups shuffled; incomplete groups are dropped.
 

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rm_gallery.training.data import check_paired_batch
 from rm_gallery.training.heldout import PairJudgment, from_probabilities, from_winners, summarize
 from rm_gallery.training.splits import PreferencePair, Split
 
@@ -76,10 +77,7 @@ class JudgeLoopConfig:
         unknown = set(self.recipes) - set(RECIPES)
         if unknown:
             raise ValueError(f"unknown recipe(s) {sorted(unknown)}; choose from {', '.join(RECIPES)}")
-        prompts, rest = divmod(self.grpo_batch_size, self.grpo_generations)
-        if rest or prompts % 2:
-            raise ValueError("grpo_batch_size / grpo_generations must be an even whole number of prompts "
-                             "(both orders of each pair share a batch)")
+        check_paired_batch(self.grpo_batch_size, self.grpo_generations)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rm_gallery.training.data import grpo_rows, split, write_parquet
+from rm_gallery.training.data import check_paired_batch, grpo_rows, split, write_parquet
 from rm_gallery.training.synthetic import synthetic_records
 from rm_gallery.types import Sample
 
@@ -68,10 +68,7 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if self.sft_verdicts not in SFT_VERDICTS:
             raise ValueError(f"sft_verdicts must be one of {', '.join(SFT_VERDICTS)}, got {self.sft_verdicts!r}")
-        prompts, rest = divmod(self.grpo_batch_size, self.grpo_generations)
-        if rest or prompts % 2:
-            raise ValueError("grpo_batch_size / grpo_generations must be an even whole number of prompts "
-                             "(both orders of each pair share a batch)")
+        check_paired_batch(self.grpo_batch_size, self.grpo_generations)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
