@@ -136,3 +136,27 @@ def ray_address():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+# -- the built-in real judge, SmolLM2-135M-Instruct, on vLLM (integration tests) ----------------------------------
+# (added by the demo work; a session-wide fixture: one server for every test that needs the real model)
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(vllm_python: Path):
+    """One vLLM server per test session serving the built-in real judge (``rm-gallery build-model smollm2``).
+
+    Served under its built-in served name (``smollm2-135m-instruct``), float32 as the built-in model is built.
+    """
+    from rm_gallery.local.models import BUILTIN, resolve_model
+    from rm_gallery.local.smollm2 import ModelBuildError
+    from rm_gallery.local.vllm_server import VLLMServer
+
+    try:
+        model_dir = resolve_model("smollm2")
+    except (ModelBuildError, ImportError) as exc:
+        skip_or_fail(f"the built-in SmolLM2 judge could not be built ({exc}); run scripts/setup_real_judge.sh")
+    server = VLLMServer(model_dir, python=vllm_python, served_model_name=BUILTIN["smollm2"].served_name,
+                        dtype="float32", max_model_len=2048, startup_timeout=300)
+    with server:
+        yield server

@@ -11,21 +11,23 @@ from typing import Any
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from rm_gallery.loaders import load_samples
-    from rm_gallery.local import demo
+    from rm_gallery.local import demo, demo_report
+    from rm_gallery.local.smollm2 import ModelBuildError
     from rm_gallery.local.vllm_server import VLLMServerError
 
     samples = load_samples(args.data or demo.bundled_pairs())
     with ExitStack() as stack:
         try:
-            model, label, tiny = demo.prepare_model(args, stack)
-        except VLLMServerError as e:
+            judge = demo.prepare_model(args, stack)
+        except (VLLMServerError, ModelBuildError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         args.out.mkdir(parents=True, exist_ok=True)
-        constrain = tiny if args.constrain is None else args.constrain
-        verdicts = asyncio.run(demo.grade_pairs(model, samples, args, constrain))
-    summary = demo.summarise(samples, verdicts)
-    report = demo.write_report(args.out, summary, label, tiny)
+        constrain = judge.random_weights if args.constrain is None else args.constrain
+        results = asyncio.run(demo.grade_pairs(judge, samples, args, constrain))
+    summary = demo_report.summarise(samples, results)
+    info = demo.report_info(judge, args, samples, results, summary["judgments"])
+    report = demo_report.write_report(args.out, summary, info)
     print(report.read_text())
     print(f"report: {report}\nresults: {args.out / 'results.jsonl'}")
     return 0
