@@ -7,9 +7,8 @@ bootstrap 95% CIs, the error convention recorded (``chance``: a tie or unreadabl
 
 Sizes are limited so the whole run fits a couple of hours on 2 CPU cores, and said so in every table:
 ``--limit`` rows per RewardBench subset and per RM-Bench domain (RM-Bench's 9 style pairs per prompt, both
-orders). ``win_probability`` runs with ``symmetric=false`` inside the benchmark's own both-orders wrapper
-(2 requests per pair, each order's verdict from its own P(yes)), not as its symmetric self inside that wrapper
-(which would be 4 requests per pair).
+orders). ``win_probability`` is symmetric by itself (one request per order, P(A wins) averaged over both): the
+benchmark scores that verdict and reads its per-order answers for the position statistics.
 
 Prints one table per benchmark and writes ``perf/results/real_benchmarks.json``; every run's report.md,
 samples.jsonl and plots stay under ``--out``. Wall time per 1,000 verdicts = the run's wall time over its
@@ -34,7 +33,7 @@ from common import write_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 GRADERS = ("pairwise", "reasoning", "win_probability", "rubric")
-GRADER_ARGS: dict[str, dict[str, Any]] = {"win_probability": {"symmetric": False}}
+GRADER_ARGS: dict[str, dict[str, Any]] = {}
 
 
 def sources() -> dict[str, list[str]]:

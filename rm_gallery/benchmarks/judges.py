@@ -87,6 +87,8 @@ def prepare_judge(grader: Any, kind: JudgeKind, *, orders: Orders = "both", seed
     if kind == "pairwise":
         if isinstance(grader, PositionDebiasedGrader):
             return grader
+        if getattr(grader, "symmetric", False) and orders == "both":
+            return grader  # judges both orders itself (win_probability) and records them: no second wrapper
         return PositionDebiasedGrader(grader, mode=orders, seed=seed, name=f"{grader.name}[{orders}]")
     return grader
 

@@ -46,7 +46,13 @@ def order_winners(result: Result) -> dict[str, Winner | None]:
 
 
 def pair_credit(result: Result, correct: Winner, convention: ErrorConvention) -> float:
-    """Mean credit over the orders judged (both orders by default); the error credit if nothing was judged."""
+    """Mean credit over the orders judged (both orders by default); the error credit if nothing was judged.
+
+    A judge that is symmetric by construction (``metadata["symmetric"]``: the win-probability judge averages
+    P(A wins) over both orders) is scored on its own verdict; its per-order answers are diagnostics.
+    """
+    if isinstance(result, Verdict) and result.metadata.get("symmetric"):
+        return verdict_credit(result.winner, correct, convention)
     winners = order_winners(result)
     if not winners:
         return error_value(convention, 2)

@@ -65,17 +65,28 @@ class WinProbabilityGrader:
         orders = [(0, 1), (1, 0)] if self.symmetric else [(0, 1)]
         outs = await asyncio.gather(*(self.probability(sample, o, ctx) for o in orders))
         usage = outs[0][1].usage if len(outs) == 1 else outs[0][1].usage + outs[1][1].usage
+        records = {key: self._order_record(p, completion, swapped=key == "ba")
+                   for key, (p, completion) in zip(("ab", "ba"), outs, strict=False)}
+        meta: dict[str, Any] = {"orders": records, "symmetric": True} if self.symmetric else {}
         for p, completion in outs:
             if isinstance(p, ParseFailure):
-                return parse_error(completion, p).model_copy(update={"usage": usage})
+                return parse_error(completion, p, metadata=meta).model_copy(update={"usage": usage})
         p_ab = outs[0][0]
         assert isinstance(p_ab, float)
-        meta: dict[str, Any] = {"p_ab": p_ab}
-        prob = p_ab
+        meta["p_ab"] = prob = p_ab
         if self.symmetric:
             p_ba = outs[1][0]
             assert isinstance(p_ba, float)
+            meta["p_ba"] = p_ba
             prob = symmetric_win_probability(p_ab, p_ba)
-            meta |= {"p_ba": p_ba, "orders": {"ab": {"raw": outs[0][1].text}, "ba": {"raw": outs[1][1].text}}}
         return Verdict(winner=winner_from_probability(prob, self.tie_margin), probability=prob,  # type: ignore[arg-type]
                        raw=outs[0][1].text, usage=usage, metadata=meta)
+
+    def _order_record(self, p: float | ParseFailure, completion: Any, *, swapped: bool) -> dict[str, Any]:
+        """One order's answer in the original labels (``ba`` shows B first), as the debiasing wrapper records it;
+        the benchmark's position statistics read these, while the pair is scored on the symmetric verdict."""
+        if isinstance(p, ParseFailure):
+            return {"kind": "parse_error", "raw": completion.text, "message": p.reason}
+        p_a = 1.0 - p if swapped else p  # P(A beats B) as this order alone says it
+        return {"kind": "verdict", "raw": completion.text, "probability": p_a,
+                "winner": winner_from_probability(p_a, self.tie_margin)}

@@ -261,7 +261,7 @@ def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeL
 
 #: How each recipe's checkpoint is registered and benched: grader, its arguments, sampling, orders.
 SERVED = {
-    "pairwise_rl": ("win_probability", {}, {}, "single"),  # symmetric by itself: one call judges both orders
+    "pairwise_rl": ("win_probability", {}, {}, "both"),  # symmetric: judges both orders itself, scored on that
     "grpo": ("pairwise", {}, {"max_tokens": 16}, "both"),
 }
 

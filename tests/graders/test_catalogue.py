@@ -302,3 +302,27 @@ async def test_confidence_grader_unreadable_or_missing_confidence_is_a_parse_err
     r = await create_grader("pairwise_confidence", model=model).grade(PAIR)
     assert isinstance(r, GraderError) and r.kind == "parse_error" and r.message.startswith(message)
     assert r.raw == reply
+
+
+async def test_win_probability_in_a_benchmark_judges_each_order_once(model_for, tmp_path):
+    """The symmetric judge is not wrapped a second time: 2 requests per pair, scored on its symmetric verdict,
+    its per-order answers (original labels) kept for the position statistics."""
+    from rm_gallery.benchmarks.base import get_benchmark
+    from rm_gallery.benchmarks.run import run_benchmark
+
+    def judge(req):  # position-biased: P(yes) 0.9 with GOOD first, 0.6 with BAD first
+        p = 0.9 if first_shown(req) == "GOOD" else 0.6
+        return body("yes", [lp("yes", {"yes": p, "no": 1 - p})])
+
+    model, srv = await model_for(judge)
+    bench = get_benchmark("pairs")
+    rows = [bench.parse("mem", i + 1, {"prompt": f"Q{i}", "chosen": f"GOOD {i}", "rejected": f"BAD {i}"})
+            for i in range(3)]
+    summary = await run_benchmark(bench, rows, create_grader("win_probability", model=model), out_dir=tmp_path,
+                                  n_boot=0, progress=False, plots=False)
+    assert len(srv.requests) == 6
+    # symmetric P(chosen) = (0.9 + 1 - 0.6) / 2 = 0.65 -> chosen every time; per order: ab picks A (0.9),
+    # ba shows BAD first and says yes (0.6) -> picks the rejected response: consistency 0
+    assert summary["headline"]["value"] == 1.0
+    assert summary["position"]["accuracy_ab"] == 1.0 and summary["position"]["accuracy_ba"] == 0.0
+    assert summary["position"]["consistency"] == 0.0

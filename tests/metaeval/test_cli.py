@@ -104,7 +104,8 @@ def test_grade_results_file_with_win_probability(tmp_path, servers, data):
     prob = meta["calibration"]["probability"]
     assert prob["n"] == N and prob["observed_rate"] == 1.0 and prob["mean_probability"] > 0.9
     assert prob["ece"] == pytest.approx(1 - prob["mean_probability"])  # one bin, every label A
-    assert meta["agreement"]["accuracy"] == 1.0 and meta["position"]["pairs_both_orders"] == 0
+    # the symmetric judge records both orders itself: the position section sees them
+    assert meta["agreement"]["accuracy"] == 1.0 and meta["position"]["pairs_both_orders"] == N
     assert (tmp_path / "res.jsonl.meta" / "reliability.png").read_bytes().startswith(PNG)
 
 
