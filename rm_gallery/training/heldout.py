@@ -47,8 +47,9 @@ def credit(winner: str | None, error_credit: float) -> float:
 
 
 def pair_score(j: PairJudgment, error_credit: float = 0.5) -> float:
-    """A pair's credit: its symmetric verdict if it has one, else the mean over the orders judged."""
-    if j.symmetric is not None or not j.orders:
+    """A pair's credit: a symmetric judge's one verdict (``error_credit`` if it has none), else the mean over
+    the orders judged."""
+    if j.symmetric is not None or j.meta.get("symmetric") or not j.orders:
         return credit(j.symmetric, error_credit)
     return sum(credit(w, error_credit) for w in j.orders.values()) / len(j.orders)
 
@@ -89,20 +90,28 @@ def summarize(judgments: Sequence[PairJudgment], *, error_credit: float = 0.5, n
             "sources": {s: len(v) for s, v in sorted(strata.items())}}
 
 
-def from_probabilities(pair_ids: Sequence[str], sources: Sequence[str], p_ab: Sequence[float],
-                       p_ba: Sequence[float]) -> list[PairJudgment]:
+def from_probabilities(pair_ids: Sequence[str], sources: Sequence[str], p_ab: Sequence[float | Any],
+                       p_ba: Sequence[float | Any]) -> list[PairJudgment]:
     """Judgments of a yes/no judge from P(first shown is better) in each order (Pairwise-RL).
 
     Per order the answer is the side the judge prefers (p > 0.5 picks the first shown); the symmetric verdict
-    uses P(chosen wins) = (p_ab + 1 - p_ba) / 2, as the ``win_probability`` grader does.
+    uses P(chosen wins) = (p_ab + 1 - p_ba) / 2, as the ``win_probability`` grader does. An order whose answer
+    was unreadable (not a float: the parser's ParseFailure) is a None answer, and the pair has no verdict,
+    as the grader makes the pair a parse error.
     """
     out = []
     for pid, src, ab, ba in zip(pair_ids, sources, p_ab, p_ba, strict=True):
+        readable = {k: v for k, v in (("ab", ab), ("ba", ba)) if isinstance(v, float)}
+        orders: dict[str, str | None] = {
+            "ab": None if "ab" not in readable else "A" if ab > 0.5 else "B" if ab < 0.5 else "tie",
+            "ba": None if "ba" not in readable else "B" if ba > 0.5 else "A" if ba < 0.5 else "tie"}
+        if len(readable) < 2:
+            out.append(PairJudgment(pid, src, orders, None, None,
+                                    {"p_ab": readable.get("ab"), "p_ba": readable.get("ba"), "symmetric": True}))
+            continue
         sym = (ab + 1.0 - ba) / 2.0
-        orders = {"ab": "A" if ab > 0.5 else "B" if ab < 0.5 else "tie",
-                  "ba": "B" if ba > 0.5 else "A" if ba < 0.5 else "tie"}
         verdict = "A" if sym > 0.5 else "B" if sym < 0.5 else "tie"
-        out.append(PairJudgment(pid, src, orders, verdict, sym, {"p_ab": ab, "p_ba": ba}))
+        out.append(PairJudgment(pid, src, orders, verdict, sym, {"p_ab": ab, "p_ba": ba, "symmetric": True}))
     return out
 
 

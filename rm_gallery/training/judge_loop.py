@@ -170,7 +170,7 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
         out = {}
         for side, cached in evals.items():
             pairs = getattr(split, side)
-            p_ab, p_ba = judge.probabilities(cached)
+            p_ab, p_ba = judge.served_probabilities(cached)   # read as the win_probability grader reads it served
             out[side] = _evaluate(from_probabilities(*_ids(pairs), p_ab, p_ba), cfg)
         result.stages[f"pairwise_rl/{stage}"] = out
         _log(f"pairwise_rl/{stage}: held-out accuracy {100 * out['held_out']['accuracy']:.1f}% "

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rm_gallery.client.completion import TokenLogprob
 from rm_gallery.training.splits import PreferencePair
-from rm_gallery.types import Label, Message, Response, Sample
+from rm_gallery.types import Label, Message, ParseFailure, Response, Sample
 
 
 def pair_sample(pair: PreferencePair) -> Sample:
@@ -84,20 +85,49 @@ class YesNoModel:
         n = len(self.yes)
         return torch.logsumexp(logits[:, :n], dim=-1), torch.logsumexp(logits[:, n:], dim=-1)
 
-    def probabilities(self, cached: Sequence[tuple[Any, Any]], *, batch: int = 8) -> tuple[list[float], list[float]]:
-        """P(yes) = P(first shown is better) in each order: (chosen first, chosen second) for every pair."""
+    def probabilities(self, cached: Sequence[tuple[Any, Any]], *, batch: int = 8, top_logprobs: int | None = None
+                      ) -> tuple[list[float | ParseFailure], list[float | ParseFailure]]:
+        """P(yes) = P(first shown is better) in each order: (chosen first, chosen second) for every pair.
+
+        ``top_logprobs=None`` sums over every yes and every no token (what training optimises). With ``k`` the
+        answer is read as the grader reads a served model: the ``k`` most likely answer tokens, decoded, through
+        the grader's own parser (so a yes/no outside the top ``k`` counts as it does there, and neither side in
+        it is a parse failure). :meth:`served_probabilities` uses the grader's ``top_logprobs``.
+        """
         import torch
 
-        p_ab: list[float] = []
-        p_ba: list[float] = []
+        p_ab: list[float | ParseFailure] = []
+        p_ba: list[float | ParseFailure] = []
         with torch.inference_mode():
             for start in range(0, len(cached), batch):
-                chunk = cached[start:start + batch]
-                y, n = self.yes_no_logits([h for pair in chunk for h in pair])
-                p = torch.sigmoid(y - n).tolist()
+                chunk = [h for pair in cached[start:start + batch] for h in pair]
+                if top_logprobs is None:
+                    y, n = self.yes_no_logits(chunk)
+                    p: list[float | ParseFailure] = torch.sigmoid(y - n).tolist()
+                else:
+                    p = [self.grader.parser((answer,)) for answer in self._answer_tokens(chunk, top_logprobs)]
                 p_ab.extend(p[0::2])
                 p_ba.extend(p[1::2])
         return p_ab, p_ba
+
+    def served_probabilities(self, cached: Sequence[tuple[Any, Any]], *, batch: int = 8
+                             ) -> tuple[list[float | ParseFailure], list[float | ParseFailure]]:
+        """:meth:`probabilities` as the grader reads this model once served (its ``top_logprobs`` alternatives)."""
+        return self.probabilities(cached, batch=batch, top_logprobs=int(self.grader.judge.params["top_logprobs"]))
+
+    def _answer_tokens(self, hiddens: Sequence[Any], k: int) -> list[TokenLogprob]:
+        """The answer position as a server returns it: the greedy token and the top ``k`` decoded alternatives."""
+        import torch
+
+        vocab = self.prefix.model.get_output_embeddings().weight.shape[0]
+        logprobs = torch.log_softmax(self.prefix.last_logits_many(hiddens, torch.arange(vocab)), dim=-1)
+        values, ids = torch.topk(logprobs, k, dim=-1)
+        decode = self.prefix.tokenizer.decode
+        out = []
+        for row_values, row_ids in zip(values.tolist(), ids.tolist(), strict=True):
+            top = tuple((decode([i]), lp) for i, lp in zip(row_ids, row_values, strict=True))
+            out.append(TokenLogprob(token=top[0][0], logprob=top[0][1], top=top))
+        return out
 
     def save(self, out: str | Path) -> Path:
         """The whole model (frozen and trained layers) and the base tokenizer files, ready for vLLM."""

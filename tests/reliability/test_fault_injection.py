@@ -119,7 +119,10 @@ def check_flaky_run(n: int, run: dict) -> dict:
     assert gaps_429 and min(gaps_429) >= RETRY_AFTER - 0.002, min(gaps_429)
     gaps_5xx = sorted(b.received - a.answered for ev in by_sample.values() for a, b in itertools.pairwise(ev)
                       if a.fault == "http_500")
-    assert gaps_5xx[len(gaps_5xx) // 2] < RETRY_AFTER / 2
+    # Under a loaded CI machine the client's loop can answer late (256 in flight), which lengthens every gap alike;
+    # a client that applied Retry-After to 5xx too would put all of them at or above the floor, so the lower
+    # quartile stays well below it either way.
+    assert gaps_5xx[len(gaps_5xx) // 4] < min(gaps_429) - 0.05, (gaps_5xx[len(gaps_5xx) // 4], min(gaps_429))
 
     # Every fault kind really happened, and every outcome kind really occurred.
     for kind in (*RETRYABLE, "garbage", "ok"):

@@ -40,6 +40,16 @@ def test_from_probabilities_maps_orders_back_to_the_pair():
     assert k.orders == {"ab": "A", "ba": "B"} and k.probability == pytest.approx(0.5) and k.symmetric == "tie"
 
 
+def test_from_probabilities_an_unreadable_order_makes_the_pair_a_parse_error():
+    from rm_gallery.types import ParseFailure
+
+    miss = ParseFailure(reason="neither yes nor no in the top logprobs", code="no_yes_no_tokens")
+    (j,) = from_probabilities(["p"], ["s"], [0.9], [miss])          # as the grader: no verdict for the pair
+    assert j.orders == {"ab": "A", "ba": None} and j.symmetric is None and j.probability is None
+    assert pair_score(j) == 0.5 and pair_score(j, 0.0) == 0.0      # error credit, not the readable order's 1.0
+    assert summarize([j], n_boot=0)["parse_failure_rate"] == 0.5
+
+
 def test_from_winners_flips_the_swapped_order():
     (j,) = from_winners(["p"], ["s"], ["A"], ["B"])              # shown B first then picked B: the chosen one
     assert j.orders == {"ab": "A", "ba": "A"}

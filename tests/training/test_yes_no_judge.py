@@ -78,3 +78,34 @@ def test_training_lowers_the_loss_and_the_checkpoint_reads_the_same(tiny_model_d
     again = YesNoModel.load(saved, grader, trainable_layers=1, threads=1)
     re_ab, re_ba = again.probabilities(again.cache(_pairs(4)))
     assert re_ab == pytest.approx(p_ab, abs=1e-5) and re_ba == pytest.approx(p_ba, abs=1e-5)
+
+
+def test_served_read_is_the_graders_parser_on_the_top_k_answer_tokens(tiny_model_dir):
+    """As vLLM returns it (top-k decoded alternatives), through the grader's own parser: not the all-token sum."""
+    import torch
+
+    from rm_gallery.client.completion import TokenLogprob
+    from rm_gallery.training.yes_no_judge import YesNoModel, pair_sample
+
+    grader = create_grader("win_probability", model=None)
+    judge = YesNoModel.load(tiny_model_dir, grader, trainable_layers=1, threads=1)
+    pairs = _pairs(2)
+    cached = judge.cache(pairs)
+    k = 5
+    got_ab, got_ba = judge.probabilities(cached, top_logprobs=k)
+    tok = judge.prefix.tokenizer
+    for pair, ab, ba in zip(pairs, got_ab, got_ba, strict=True):
+        for order, got in (((0, 1), ab), ((1, 0), ba)):
+            ids = judge.prefix.encode(grader.render(pair_sample(pair), order))
+            with torch.inference_mode():
+                lp = torch.log_softmax(judge.prefix.model(input_ids=ids).logits[0, -1], dim=-1)
+            values, top = torch.topk(lp, k)
+            alts = tuple((tok.decode([i]), v) for i, v in zip(top.tolist(), values.tolist(), strict=True))
+            want = grader.parser((TokenLogprob(alts[0][0], alts[0][1], alts),))
+            if isinstance(want, float):
+                assert got == pytest.approx(want, abs=1e-5)
+            else:                                   # neither yes nor no among the top k: a parse failure there too
+                assert not isinstance(got, float) and got.code == want.code
+    full_ab, _ = judge.probabilities(cached)
+    assert all(isinstance(p, float) for p in full_ab)                # the all-token read always has both sides
+    assert judge.served_probabilities(cached) == judge.probabilities(cached, top_logprobs=20)
