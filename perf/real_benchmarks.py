@@ -42,7 +42,7 @@ def sources() -> dict[str, list[str]]:
 
 
 async def run_one(bench_name: str, grader_name: str, model: Any, limit: int, out: Path, concurrency: int,
-                  seed: int) -> dict[str, Any]:
+                  seed: int, *, grader_args: dict[str, Any] | None = None, n_boot: int = 1000) -> dict[str, Any]:
     from rm_gallery.benchmarks.base import get_benchmark
     from rm_gallery.benchmarks.run import run_benchmark
     from rm_gallery.benchmarks.sources import load_rows
@@ -50,10 +50,11 @@ async def run_one(bench_name: str, grader_name: str, model: Any, limit: int, out
 
     bench = get_benchmark(bench_name)
     rows = load_rows(bench, sources()[bench_name], limit=limit)
-    grader = create_grader(grader_name, model=model, **GRADER_ARGS.get(grader_name, {}))
+    kwargs = GRADER_ARGS.get(grader_name, {}) if grader_args is None else grader_args
+    grader = create_grader(grader_name, model=model, **kwargs)
     started = time.perf_counter()
     summary = await run_benchmark(bench, rows, grader, out_dir=out / f"{bench_name}-{grader_name}", seed=seed,
-                                  concurrency=concurrency, progress=False, n_boot=1000,
+                                  concurrency=concurrency, progress=False, n_boot=n_boot,
                                   info={"grader": grader_name, "model": "smollm2-135m-instruct", "limit": limit})
     wall = time.perf_counter() - started
     verdicts = summary["errors"]["judgments"]

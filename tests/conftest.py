@@ -24,6 +24,7 @@ def _find_shared_data() -> Path:
 
 SHARED_DATA = _find_shared_data()
 REWARDBENCH = SHARED_DATA / "rewardbench" / "rewardbench_llmbar_hep.jsonl"
+RMBENCH = SHARED_DATA / "rm-bench"
 
 
 def skip_or_fail(reason: str) -> None:

@@ -109,6 +109,16 @@ class LLMJudge:
         return await ctx.complete(self.model, messages, p, rollout=r)
 
 
+def format_constraint(regex: str) -> dict[str, Any]:
+    """Request parameters that make vLLM decode only text matching ``regex`` (its structured outputs).
+
+    An option beside a grader's faithful prompt, for weak judges that cannot hold a tag format on their own
+    (SmolLM2-135M repeats the prompt until ``max_tokens``): the format is forced, the decision stays the model's,
+    and the grader's own parser reads the answer as always. Servers without structured outputs reject it.
+    """
+    return {"extra_body": {"structured_outputs": {"regex": regex}}}
+
+
 def parse_error(completion: Completion | None, failure: ParseFailure, **extra: Any) -> GraderError:
     """The typed result for a judge answer the parser could not read (keeps the raw text)."""
     return GraderError(kind="parse_error", message=failure.reason, raw=completion.text if completion else None,

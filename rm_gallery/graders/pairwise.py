@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
+from rm_gallery.graders.base import (
+    PAIR_VARIABLES,
+    GradeContext,
+    LLMJudge,
+    format_constraint,
+    pair_variables,
+    parse_error,
+)
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.tags import ascii_lower, last_block
 from rm_gallery.graders.verdicts import normalize_winner, tag_verdict
@@ -52,12 +59,16 @@ class PairwiseGrader:
     #: The pure parser, exposed so training rewards reuse exactly this logic.
     parser = staticmethod(parse_preference)
     default_template = "pairwise"
+    #: The answer format ``constrain=True`` forces: a bounded analysis, then one preference.
+    output_regex = r"<analysis>[^<]{1,600}</analysis>\n<preference>(A|B|tie)</preference>"
 
-    def __init__(self, model: ChatModel, *, template: str | PromptTemplate | None = None,
+    def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str = "pairwise") -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
         self.name = name
+        forced = format_constraint(self.output_regex) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 1024, **(params or {})},
+                              {"temperature": 0.0, "max_tokens": 1024, **forced, **(params or {})},
                               provides=PAIR_VARIABLES, owner=f"grader {name!r}")
 
     def render(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> list[dict[str, str]]:

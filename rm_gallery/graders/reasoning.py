@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
+from rm_gallery.graders.base import (
+    PAIR_VARIABLES,
+    GradeContext,
+    LLMJudge,
+    format_constraint,
+    pair_variables,
+    parse_error,
+)
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.verdicts import bracket_verdict, last_token_start
 from rm_gallery.prompts import PromptTemplate
@@ -52,13 +59,21 @@ class ReasoningJudgeGrader:
     parser = staticmethod(parse_bracket_verdict)
     default_template = "reasoning_judge"
 
-    def __init__(self, model: ChatModel, *, allow_tie: bool = True, template: str | PromptTemplate | None = None,
-                 params: Mapping[str, Any] | None = None, name: str = "reasoning") -> None:
+    def __init__(self, model: ChatModel, *, allow_tie: bool = True, constrain: bool = False,
+                 template: str | PromptTemplate | None = None, params: Mapping[str, Any] | None = None,
+                 name: str = "reasoning") -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :meth:`output_regex` on the answer."""
         self.name = name
         self.allow_tie = allow_tie
+        forced = format_constraint(self.output_regex(allow_tie)) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 2048, **(params or {})},
+                              {"temperature": 0.0, "max_tokens": 2048, **forced, **(params or {})},
                               provides=PAIR_VARIABLES | {"allow_tie"}, owner=f"grader {name!r}")
+
+    @staticmethod
+    def output_regex(allow_tie: bool = True) -> str:
+        """The answer format ``constrain=True`` forces: bounded reasoning without brackets, then one verdict."""
+        return r"[^\[\]]{1,1200}\[\[(" + ("A|B|C" if allow_tie else "A|B") + r")\]\]"
 
     def variables(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> dict[str, Any]:
         return {**pair_variables(sample, order), "allow_tie": self.allow_tie}

@@ -16,9 +16,7 @@ from rm_gallery.training.splits import (
     split_pairs,
     within_length,
 )
-from tests.conftest import REWARDBENCH, SHARED_DATA, skip_or_fail
-
-RMBENCH = SHARED_DATA / "rm-bench"
+from tests.conftest import REWARDBENCH, RMBENCH, SHARED_DATA, skip_or_fail
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,109 @@
+"""Every grader of the catalogue on the built-in real judge, SmolLM2-135M-Instruct, served by vLLM on CPU.
+
+Natural output (no structured-output constraint), the catalogue's own prompts and parsers, a few short real
+RewardBench pairs. A real model's answer is read or it is a parse error that keeps the raw text: never an API
+error, never an exception, never a silent score. The figures per grader (parse failures, position consistency,
+tokens per answer) come from ``perf/real_catalogue.py``; this test pins the behaviour, at CI size.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rm_gallery.client import OpenAIChatModel
+from rm_gallery.graders import create_grader
+from rm_gallery.graders.debias import PositionDebiasedGrader
+from rm_gallery.graders.registry import list_graders
+from rm_gallery.runner import GradingRunner
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: graders judged on a pair, in both orders (the debiasing wrapper), with a token budget for CI
+PAIRWISE = {"pairwise": 384, "pairwise_aspects": 384, "pairwise_confidence": 384, "reasoning": 384,
+            "rubric_pairwise": 384, "four_way": 384}
+#: graders that decide by themselves how they use both responses
+OWN_ORDERS = {"win_probability": None, "rubric_pair": 384, "listwise": 384}
+#: graders that score one response
+POINTWISE = {"rubric": 384, "relevance": 384}
+NO_MODEL = {"function", "debiased"}  # a Python function; the wrapper used above
+
+
+@pytest.fixture
+async def smol(smollm2_server):
+    m = OpenAIChatModel(smollm2_server.model_name, base_url=smollm2_server.base_url, api_key="EMPTY", timeout=600)
+    yield m
+    await m.aclose()
+
+
+@pytest.fixture
+def pairs(short_rewardbench_rows):
+    return short_rewardbench_rows[:3]
+
+
+def make(name: str, model, max_tokens: int | None):
+    params = {} if max_tokens is None else {"params": {"max_tokens": max_tokens}}
+    if name == "rubric_pair":
+        return create_grader(name, model=model, scorer_kwargs=params)
+    if name == "listwise":
+        return create_grader(name, model=model, scorer=create_grader("rubric", model=model, **params))
+    return create_grader(name, model=model, **params)
+
+
+def test_the_catalogue_is_covered():
+    assert {s.name for s in list_graders()} == {*PAIRWISE, *OWN_ORDERS, *POINTWISE, *NO_MODEL}
+
+
+async def test_every_grader_reads_the_real_judge_or_says_it_could_not(smol, pairs):
+    graders = {n: PositionDebiasedGrader(make(n, smol, t)) for n, t in PAIRWISE.items() if n != "four_way"}
+    graders |= {n: make(n, smol, t) for n, t in {**OWN_ORDERS, **POINTWISE}.items()}
+    runner = GradingRunner(graders, concurrency=16, progress=False)
+    results = await runner.arun(pairs)
+    assert not runner.summary.failures, runner.summary.failures      # no failed request, retried or not
+    for name in graders:
+        for r in (row[name] for row in results):
+            assert r.kind in ("verdict", "score", "rank", "parse_error"), (name, r)
+            if r.kind == "parse_error":
+                assert r.raw or any(o.get("raw") for o in r.metadata.get("orders", {}).values()), (name, r)
+            assert r.usage.completion_tokens > 0, name
+
+
+async def test_four_way_reads_the_real_judge_or_says_it_could_not(smol):
+    """RewardBench 2's best-of-four on RM-Bench chat prompts: one chosen response among three rejected ones."""
+    import json
+
+    from rm_gallery.types import Message, Response, Sample
+    from tests.conftest import RMBENCH, skip_or_fail
+
+    path = RMBENCH / "chat_filtered.json"
+    if not path.exists():
+        skip_or_fail(f"shared data not found: {path}")
+    rows = sorted(json.loads(path.read_text()), key=lambda r: len(r["prompt"]) + sum(map(len, r["rejected"])))[:2]
+    samples = [Sample(id=str(r["id"]), messages=(Message(role="user", content=r["prompt"]),),
+                      responses=tuple(Response(content=c) for c in [*r["rejected"], r["chosen"][0]]))
+               for r in rows]
+    runner = GradingRunner({"four_way": make("four_way", smol, PAIRWISE["four_way"])}, concurrency=4,
+                           progress=False)
+    results = [row["four_way"] for row in await runner.arun(samples)]
+    assert not runner.summary.failures
+    for r in results:
+        assert r.kind in ("rank", "parse_error"), r
+        assert r.kind == "rank" or r.raw, r
+        assert r.usage.completion_tokens > 0
+
+
+async def test_constrained_format_is_always_read_on_the_real_judge(smol, pairs):
+    """SmolLM2 cannot hold a tag format on its own; with ``constrain=True`` every answer reads (vLLM's regex)."""
+    import re
+
+    graders = {"pairwise": create_grader("pairwise", model=smol, constrain=True, params={"max_tokens": 384}),
+               "reasoning": create_grader("reasoning", model=smol, constrain=True, params={"max_tokens": 512})}
+    runner = GradingRunner({k: PositionDebiasedGrader(g) for k, g in graders.items()}, concurrency=16,
+                           progress=False)
+    results = await runner.arun(pairs)
+    assert not runner.summary.failures
+    regex = {"pairwise": graders["pairwise"].output_regex, "reasoning": graders["reasoning"].output_regex(True)}
+    for name in graders:
+        for row in results:
+            for order in row[name].metadata["orders"].values():
+                assert order["kind"] == "verdict", (name, order)
+                assert re.fullmatch(regex[name], order["raw"]), (name, order["raw"])
