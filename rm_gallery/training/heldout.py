@@ -141,3 +141,35 @@ def table(summary: Mapping[str, Any], name: str = "") -> str:
 
 TABLE_HEADER = ("| judge | pairs | accuracy % [95% CI] | chosen shown first | chosen shown second | "
                 "position consistency | parse failures |\n|---|---|---|---|---|---|---|")
+
+
+def paired_gain(before: Sequence[PairJudgment], after: Sequence[PairJudgment], *, error_credit: float = 0.5,
+                n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Accuracy gain of ``after`` over ``before`` on the same pairs: paired bootstrap CI and McNemar's exact test.
+
+    Pairs are matched by id and resampled together (within each source), so the interval is of the difference
+    itself — narrower than comparing two separate intervals. McNemar counts pairs right (symmetric or per-order
+    credit of 1) in one run and not in the other.
+    """
+    from rm_gallery.metaeval.significance import mcnemar_exact
+
+    by_id = {j.pair_id: j for j in before}
+    if set(by_id) != {j.pair_id for j in after} or len(by_id) != len(after):
+        raise ValueError("paired_gain needs the same pairs, once each, in both runs")
+    strata: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for j in after:
+        strata[j.source].append((pair_score(by_id[j.pair_id], error_credit), pair_score(j, error_credit)))
+
+    def statistic(s: Mapping[str, Sequence[tuple[float, float]]]) -> dict[str, float | None]:
+        every = [x for v in s.values() for x in v]
+        return {"gain": sum(a - b for b, a in every) / len(every)} if every else {}
+
+    point = statistic(strata)
+    ci = bootstrap_ci(strata, statistic, n=n_boot, seed=seed).get("gain")
+    every = [x for v in strata.values() for x in v]
+    only_after = sum(a == 1.0 and b < 1.0 for b, a in every)
+    only_before = sum(b == 1.0 and a < 1.0 for b, a in every)
+    return {"n": len(every), "gain": point.get("gain"),
+            "ci": None if ci is None else [round(ci[0], 6), round(ci[1], 6)],
+            "right_only_after": only_after, "right_only_before": only_before,
+            "mcnemar_p": mcnemar_exact(only_after, only_before)}

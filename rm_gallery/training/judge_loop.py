@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rm_gallery.training.data import check_paired_batch
-from rm_gallery.training.heldout import PairJudgment, from_probabilities, from_winners, summarize
+from rm_gallery.training.heldout import PairJudgment, from_probabilities, from_winners, paired_gain, summarize
 from rm_gallery.training.splits import PreferencePair, Split
 
 RECIPES = ("pairwise_rl", "grpo")
@@ -97,6 +97,8 @@ class JudgeLoopResult:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     served: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoints: dict[str, str] = field(default_factory=dict)
+    #: "<recipe>" -> {side: paired gain of trained over untrained on the same pairs (heldout.paired_gain)}
+    gains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +152,18 @@ def _evaluate(judgments: list[PairJudgment], cfg: JudgeLoopConfig) -> dict[str, 
     return summarize(judgments, n_boot=cfg.bootstrap, seed=cfg.seed)
 
 
+def _record_gain(result: JudgeLoopResult, recipe: str, judged: Mapping[str, Mapping[str, list[PairJudgment]]],
+                 cfg: JudgeLoopConfig) -> None:
+    """Trained over untrained on the same pairs, per side: the paired bootstrap CI and McNemar's test."""
+    result.gains[recipe] = {side: paired_gain(judged["untrained"][side], judged["trained"][side],
+                                              n_boot=cfg.bootstrap, seed=cfg.seed)
+                            for side in judged["trained"] if judged["trained"][side]}
+    held = result.gains[recipe].get("held_out")
+    if held:
+        _log(f"{recipe}: paired held-out gain {100 * held['gain']:+.1f} points, CI {held['ci']}, "
+             f"McNemar p={held['mcnemar_p']:.3g}")
+
+
 def _ids(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str]]:
     return [p.id for p in pairs], [p.source for p in pairs]
 
@@ -168,12 +182,15 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
     evals = {"held_out": judge.cache(split.held_out, log=_log), "transfer": judge.cache(split.transfer, log=_log)}
     result.seconds["pairwise_rl/cache_eval"] = time.perf_counter() - t
 
+    judged: dict[str, dict[str, list[PairJudgment]]] = {}
+
     def measure(stage: str) -> None:
         out = {}
         for side, cached in evals.items():
             pairs = getattr(split, side)
             p_ab, p_ba = judge.served_probabilities(cached)   # read as the win_probability grader reads it served
-            out[side] = _evaluate(from_probabilities(*_ids(pairs), p_ab, p_ba), cfg)
+            judged.setdefault(stage, {})[side] = from_probabilities(*_ids(pairs), p_ab, p_ba)
+            out[side] = _evaluate(judged[stage][side], cfg)
         result.stages[f"pairwise_rl/{stage}"] = out
         _log(f"pairwise_rl/{stage}: held-out accuracy {100 * out['held_out']['accuracy']:.1f}% "
              f"CI {out['held_out']['ci'].get('accuracy')}")
@@ -191,6 +208,7 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
     result.seconds["pairwise_rl/recipe"] = cache_seconds + trained.train_seconds
     result.curves["pairwise_rl/loss"] = [(h["step"], round(h["loss"], 4)) for h in trained.history]
     measure("trained")
+    _record_gain(result, "pairwise_rl", judged, cfg)
     checkpoint = judge.save(cfg.out / "pairwise_rl" / "checkpoint")
     result.checkpoints["pairwise_rl"] = str(checkpoint)
     return checkpoint
@@ -223,10 +241,13 @@ def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeL
 
     grader = create_grader(cfg.grpo_grader, model=None)
 
+    judged: dict[str, dict[str, list[PairJudgment]]] = {}
+
     def measure(stage: str, checkpoint: Path) -> None:
         t = time.perf_counter()
-        out = {side: _evaluate(_generate_judgments(checkpoint, getattr(split, side), grader, cfg.grpo_max_completion),
-                               cfg) for side in ("held_out", "transfer")}
+        judged[stage] = {side: _generate_judgments(checkpoint, getattr(split, side), grader, cfg.grpo_max_completion)
+                         for side in ("held_out", "transfer")}
+        out = {side: _evaluate(j, cfg) for side, j in judged[stage].items()}
         result.stages[f"grpo/{stage}"] = out
         result.seconds[f"grpo/eval_{stage}"] = time.perf_counter() - t
         _log(f"grpo/{stage}: held-out accuracy {100 * out['held_out']['accuracy']:.1f}% "
@@ -255,6 +276,7 @@ def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeL
     result.curves["grpo/reward"] = [(int(h["step"]), round(float(h["reward"]), 4)) for h in grpo.history
                                     if "reward" in h]
     measure("trained", grpo.output_dir)
+    _record_gain(result, "grpo", judged, cfg)
     result.checkpoints["grpo"] = str(grpo.output_dir)
     return grpo.output_dir
 

@@ -52,6 +52,11 @@ def write_judge_report(result: Any, out: Path) -> Path:
         if "untrained" in stages and "trained" in stages:
             lines.append(f"Held-out gain over the untrained model with non-overlapping CIs: "
                          f"{gain_verdict(stages['untrained']['held_out'], stages['trained']['held_out'])}.")
+            for side, g in r.get("gains", {}).get(recipe, {}).items():
+                ci = "" if not g["ci"] else f" [95% CI {100 * g['ci'][0]:+.1f}, {100 * g['ci'][1]:+.1f}]"
+                lines.append(f"Paired gain on the same {side.replace('_', '-')} pairs: {100 * g['gain']:+.1f} points"
+                             f"{ci}; right only after training {g['right_only_after']}, only before "
+                             f"{g['right_only_before']} (McNemar exact p = {g['mcnemar_p']:.3g}).")
             sources = sorted(k for k in stages["trained"]["held_out"] if k.startswith("source/"))
             lines += ["", "| source | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]
             for key in sources:

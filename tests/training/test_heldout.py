@@ -67,3 +67,20 @@ def test_degenerate_cases_and_cis():
     low, high = s["ci"]["accuracy"]
     assert low < s["accuracy"] < high and high - low < 0.3
     assert summarize(mixed, n_boot=300, seed=1)["ci"] == s["ci"]  # seeded
+
+
+def test_paired_gain_by_hand():
+    from rm_gallery.training.heldout import paired_gain
+
+    before = [J(str(i), "A", "B", symmetric="B" if i < 6 else "A") for i in range(10)]   # right on 4 of 10
+    after = [J(str(i), "A", "A", symmetric="A" if i != 9 else "B") for i in range(10)]   # right on 9 of 10
+    g = paired_gain(before, after, n_boot=0)
+    assert g["gain"] == pytest.approx(0.5) and g["ci"] is None
+    assert (g["right_only_after"], g["right_only_before"]) == (6, 1)
+    assert g["mcnemar_p"] == pytest.approx(2 * (1 + 7) / 2 ** 7)        # two-sided binomial, 1 of 7 discordant
+    g = paired_gain(before, after, n_boot=500, seed=1)
+    assert g["ci"][0] <= 0.5 <= g["ci"][1] and g["ci"][0] > 0               # a paired interval around the gain
+    same = paired_gain(before, before, n_boot=200)
+    assert same["gain"] == 0 and same["ci"] == [0, 0] and same["mcnemar_p"] == 1.0
+    with pytest.raises(ValueError, match="same pairs"):
+        paired_gain(before, after[:-1])
