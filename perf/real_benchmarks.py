@@ -14,7 +14,11 @@ Prints one table per benchmark and writes ``perf/results/real_benchmarks.json``;
 samples.jsonl and plots stay under ``--out``. Wall time per 1,000 verdicts = the run's wall time over its
 verdicts (an order of a pair, or one response scored), at the stated concurrency.
 
-Usage: python perf/real_benchmarks.py [--limit 20] [--graders pairwise,reasoning,win_probability,rubric] [--quick]
+A row ``NAME+constrain`` runs the grader with ``constrain=True`` (its answer format forced by vLLM's structured
+outputs), and ``--max-tokens`` caps every generative answer; tables say both.
+
+Usage: python perf/real_benchmarks.py [--limit 20] [--graders pairwise,reasoning,win_probability,rubric]
+       [--max-tokens N] [--quick]
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from common import write_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 GRADERS = ("pairwise", "reasoning", "win_probability", "rubric")
-GRADER_ARGS: dict[str, dict[str, Any]] = {}
 
 
 def sources() -> dict[str, list[str]]:
@@ -41,26 +44,53 @@ def sources() -> dict[str, list[str]]:
             "rmbench": [str(SHARED / "rm-bench")]}
 
 
-async def run_one(bench_name: str, grader_name: str, model: Any, limit: int, out: Path, concurrency: int,
-                  seed: int, *, grader_args: dict[str, Any] | None = None, n_boot: int = 1000) -> dict[str, Any]:
+def grader_spec(row: str) -> tuple[str, dict[str, Any]]:
+    """A table row's grader and arguments: ``pairwise`` as catalogued, ``pairwise+constrain`` with the
+    ``constrain=True`` option (the answer format forced by vLLM's structured outputs)."""
+    name, _, option = row.partition("+")
+    if option not in ("", "constrain"):
+        raise ValueError(f"unknown grader option {option!r} in {row!r}; use NAME or NAME+constrain")
+    return name, ({"constrain": True} if option else {})
+
+
+def with_cap(grader: str, kwargs: dict[str, Any], max_tokens: int | None, model: Any) -> dict[str, Any]:
+    """The grader's arguments with its answers capped at ``max_tokens`` (``rubric_pair`` passes ``params`` on to its
+    scorer; ``listwise`` gets a capped scorer);
+    ``win_probability`` answers one token anyway."""
+    from rm_gallery.graders.registry import create_grader
+
+    if max_tokens is None or grader == "win_probability":
+        return kwargs
+    cap = {"max_tokens": max_tokens}
+    if grader == "listwise":
+        return {**kwargs, "scorer": create_grader("rubric", model=model, params=cap)}
+    return {**kwargs, "params": cap}
+
+
+async def run_one(bench_name: str, row: str, model: Any, limit: int, out: Path, concurrency: int,
+                  seed: int, *, max_tokens: int | None = None, n_boot: int = 1000) -> dict[str, Any]:
+    """One benchmark x one grader row (see :func:`grader_spec`) through ``rm-gallery bench``'s code path."""
     from rm_gallery.benchmarks.base import get_benchmark
     from rm_gallery.benchmarks.run import run_benchmark
     from rm_gallery.benchmarks.sources import load_rows
     from rm_gallery.graders.registry import create_grader
 
+    grader_name, kwargs = grader_spec(row)
+    kwargs = with_cap(grader_name, kwargs, max_tokens, model)
     bench = get_benchmark(bench_name)
     rows = load_rows(bench, sources()[bench_name], limit=limit)
-    kwargs = GRADER_ARGS.get(grader_name, {}) if grader_args is None else grader_args
     grader = create_grader(grader_name, model=model, **kwargs)
     started = time.perf_counter()
-    summary = await run_benchmark(bench, rows, grader, out_dir=out / f"{bench_name}-{grader_name}", seed=seed,
+    summary = await run_benchmark(bench, rows, grader, out_dir=out / f"{bench_name}-{row.replace('+', '-')}", seed=seed,
                                   concurrency=concurrency, progress=False, n_boot=n_boot,
-                                  info={"grader": grader_name, "model": "smollm2-135m-instruct", "limit": limit})
+                                  info={"grader": row, "model": "smollm2-135m-instruct", "limit": limit,
+                                        "max_tokens": max_tokens})
     wall = time.perf_counter() - started
     verdicts = summary["errors"]["judgments"]
     run = summary["run"]
     h = summary["headline"]
-    return {"benchmark": bench_name, "grader": grader_name, "rows": len(rows), "verdicts": verdicts,
+    return {"benchmark": bench_name, "grader": row, "max_tokens_cap": max_tokens, "rows": len(rows),
+            "verdicts": verdicts,
             "headline": h["value"], "ci": h["ci"], "partial": h["partial"],
             "sections": {k: v["value"] for k, v in summary["sections"].items() if v.get("value") is not None},
             "parse_failure_rate": summary["errors"]["parse_failure_rate"],
@@ -69,12 +99,14 @@ async def run_one(bench_name: str, grader_name: str, model: Any, limit: int, out
             "seconds_per_1000_verdicts": round(1000 * wall / verdicts, 1) if verdicts else None,
             "tokens_per_verdict": {"prompt": round(run["prompt_tokens"] / verdicts, 1) if verdicts else None,
                                    "completion": round(run["completion_tokens"] / verdicts, 1) if verdicts else None},
-            "report": str(out / f"{bench_name}-{grader_name}" / "report.md")}
+            "run_dir": str(out / f"{bench_name}-{row.replace('+', '-')}"),
+            "report": str(out / f"{bench_name}-{row.replace('+', '-')}" / "report.md")}
 
 
-def table(results: list[dict[str, Any]], bench: str, limit: int) -> str:
+def table(results: list[dict[str, Any]], bench: str, limit: int, max_tokens: int | None = None) -> str:
     rows = [r for r in results if r["benchmark"] == bench]
-    lines = [f"{bench} (SmolLM2-135M-Instruct, at most {limit} rows per subset/domain)", "",
+    capped = f", answers capped at {max_tokens} tokens" if max_tokens else ""
+    lines = [f"{bench} (SmolLM2-135M-Instruct, at most {limit} rows per subset/domain{capped})", "",
              "| grader | rows | verdicts | headline [95% CI] | parse failures | position consistency | "
              "s per 1,000 verdicts |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -93,6 +125,8 @@ def main() -> None:
     p.add_argument("--graders", default=",".join(GRADERS))
     p.add_argument("--benchmarks", default="rewardbench,rmbench")
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="cap every generative grader's answer (default: each grader's own max_tokens)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="run directory (default: a temporary one)")
     p.add_argument("--base-url", default=None, help="a running SmolLM2 server (default: start one)")
@@ -111,7 +145,8 @@ def main() -> None:
         try:
             for bench in args.benchmarks.split(","):
                 for grader in args.graders.split(","):
-                    r = await run_one(bench, grader, model, limit, out, args.concurrency, args.seed)
+                    r = await run_one(bench, grader, model, limit, out, args.concurrency, args.seed,
+                                      max_tokens=args.max_tokens)
                     print(f"{bench} {grader}: {r['headline']} {r['ci']} in {r['wall_seconds']}s", flush=True)
                     results.append(r)
         finally:
@@ -128,10 +163,11 @@ def main() -> None:
         with server:
             startup = server.startup_seconds
             results = asyncio.run(run_all(server.base_url, server.model_name))
-    tables = [table(results, bench, limit) for bench in args.benchmarks.split(",")]
+    tables = [table(results, bench, limit, args.max_tokens) for bench in args.benchmarks.split(",")]
     print("\n\n".join(tables))
     path = write_json("real_benchmarks", {"model": BUILTIN["smollm2"].description, "limit": limit,
-                                          "concurrency": args.concurrency, "server_startup_seconds": startup,
+                                          "concurrency": args.concurrency, "max_tokens": args.max_tokens,
+                                          "server_startup_seconds": startup,
                                           "wall_seconds": round(time.perf_counter() - started, 1),
                                           "results": results, "tables": tables, "out": str(out)})
     print(f"figures: {path}; runs: {out}")

@@ -29,14 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_json
 from real_benchmarks import SHARED, run_one
 
-#: row -> (grader, constructor arguments). Plain rows measure the catalogue's defaults; ``+constrain`` rows the
-#: option that forces the answer format with vLLM's structured outputs (``constrain=True``).
-CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
-    **{g: (g, {}) for g in ("pairwise", "pairwise_aspects", "pairwise_confidence", "reasoning", "rubric_pairwise",
-                            "rubric_pair", "win_probability", "rubric", "relevance", "listwise", "four_way")},
-    "pairwise+constrain": ("pairwise", {"constrain": True}),
-    "reasoning+constrain": ("reasoning", {"constrain": True}),
-}
+#: Rows: the catalogue's graders with their defaults, and ``NAME+constrain`` for the option that forces the
+#: answer format with vLLM's structured outputs (``constrain=True``).
+CATALOGUE = ("pairwise", "pairwise_aspects", "pairwise_confidence", "reasoning", "rubric_pairwise", "rubric_pair",
+             "win_probability", "rubric", "relevance", "listwise", "four_way", "pairwise+constrain",
+             "reasoning+constrain")
 NOT_RUN = {"debiased": "the both-orders wrapper every pairwise row above runs through",
            "function": "a Python function: no model call"}
 
@@ -77,19 +74,6 @@ async def run_four_way(model: Any, limit: int, params: dict[str, Any]) -> dict[s
             "parse_failure_rate": parse / len(results), "position": {"picks": pick_stats(picks)},
             "tokens_per_verdict": {"completion": round(tokens / len(results), 1)},
             "wall_seconds": round(wall, 1), "unreadable_example": failed}
-
-
-def with_cap(grader: str, kwargs: dict[str, Any], cap: dict[str, Any], model: Any) -> dict[str, Any]:
-    """The grader's arguments with its answers capped (composite graders pass the cap to their scorer)."""
-    from rm_gallery.graders.registry import create_grader
-
-    if not cap:
-        return kwargs
-    if grader == "rubric_pair":
-        return {**kwargs, "scorer_kwargs": {"params": cap}}
-    if grader == "listwise":
-        return {**kwargs, "scorer": create_grader("rubric", model=model, params=cap)}
-    return {**kwargs, "params": cap}
 
 
 def unreadable_example(run_dir: Path) -> str | None:
@@ -146,20 +130,25 @@ def main() -> None:
     from rm_gallery.local.models import BUILTIN, resolve_model
     from rm_gallery.local.vllm_server import VLLMServer
 
+    failed: list[dict[str, Any]] = []
+
     async def run_all(base_url: str, name: str) -> list[dict[str, Any]]:
         model = OpenAIChatModel(name, base_url=base_url, timeout=600)
-        results = []
+        results: list[dict[str, Any]] = []
         try:
             for row in args.graders.split(","):
-                grader, kwargs = CATALOGUE[row]
-                cap = {} if args.max_tokens is None or grader == "win_probability" else {"max_tokens": args.max_tokens}
-                if grader == "four_way":
-                    r = await run_four_way(model, args.limit, cap)
-                else:
-                    kwargs = with_cap(grader, kwargs, cap, model)
-                    r = await run_one("rewardbench", grader, model, args.limit, out / row.replace("+", "-"),
-                                      args.concurrency, 0, grader_args=kwargs, n_boot=200)
-                    r["unreadable_example"] = unreadable_example(out / row.replace("+", "-") / f"rewardbench-{grader}")
+                try:
+                    if row == "four_way":
+                        r = await run_four_way(model, args.limit, {} if args.max_tokens is None
+                                               else {"max_tokens": args.max_tokens})
+                    else:
+                        r = await run_one("rewardbench", row, model, args.limit, out, args.concurrency, 0,
+                                          max_tokens=args.max_tokens, n_boot=200)
+                        r["unreadable_example"] = unreadable_example(Path(r["run_dir"]))
+                except Exception as exc:  # one row's failure must not cost the other rows' figures
+                    print(f"{row}: FAILED {type(exc).__name__}: {exc}", flush=True)
+                    failed.append({"grader": row, "error": f"{type(exc).__name__}: {exc}"})
+                    continue
                 r["grader"] = row
                 r["max_tokens_cap"] = args.max_tokens
                 print(f"{row}: parse failures {r['parse_failure_rate']:.2f}, consistency {consistency(r)}, "
@@ -180,7 +169,8 @@ def main() -> None:
     print(text)
     path = write_json("real_catalogue", {"model": BUILTIN["smollm2"].description, "limit": args.limit,
                                          "wall_seconds": round(time.perf_counter() - started, 1),
-                                         "results": results, "table": text, "out": str(out)})
+                                         "results": results, "failed": failed, "table": text,
+                                         "out": str(out)})
     print(f"figures: {path}; runs: {out}")
 
 
