@@ -28,14 +28,16 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+T = TypeVar("T")
 GRADERS = ("pairwise", "reasoning", "win_probability", "rubric")
 
 
@@ -103,6 +105,19 @@ async def run_one(bench_name: str, row: str, model: Any, limit: int, out: Path, 
             "report": str(out / f"{bench_name}-{row.replace('+', '-')}" / "report.md")}
 
 
+def on_smollm2(run_all: Callable[[str, str], Awaitable[T]], base_url: str | None) -> tuple[T, float | None]:
+    """``run_all(base_url, served_name)`` against a running SmolLM2 server, or one started (and stopped) for it;
+    returns its result and the server's start-up seconds (None for a running server)."""
+    from rm_gallery.local.models import BUILTIN, resolve_model
+    from rm_gallery.local.vllm_server import VLLMServer
+
+    if base_url:
+        return asyncio.run(run_all(base_url, BUILTIN["smollm2"].served_name)), None
+    with VLLMServer(resolve_model("smollm2"), served_model_name=BUILTIN["smollm2"].served_name, dtype="float32",
+                    max_model_len=4096) as server:
+        return asyncio.run(run_all(server.base_url, server.model_name)), server.startup_seconds
+
+
 def table(results: list[dict[str, Any]], bench: str, limit: int, max_tokens: int | None = None) -> str:
     rows = [r for r in results if r["benchmark"] == bench]
     capped = f", answers capped at {max_tokens} tokens" if max_tokens else ""
@@ -136,8 +151,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_real_bench_"))
 
     from rm_gallery.client import OpenAIChatModel
-    from rm_gallery.local.models import BUILTIN, resolve_model
-    from rm_gallery.local.vllm_server import VLLMServer
+    from rm_gallery.local.models import BUILTIN
 
     async def run_all(base_url: str, name: str) -> list[dict[str, Any]]:
         model = OpenAIChatModel(name, base_url=base_url, timeout=600)
@@ -154,15 +168,7 @@ def main() -> None:
         return results
 
     started = time.perf_counter()
-    if args.base_url:
-        results = asyncio.run(run_all(args.base_url, BUILTIN["smollm2"].served_name))
-        startup = None
-    else:
-        server = VLLMServer(resolve_model("smollm2"), served_model_name=BUILTIN["smollm2"].served_name,
-                            dtype="float32", max_model_len=4096)
-        with server:
-            startup = server.startup_seconds
-            results = asyncio.run(run_all(server.base_url, server.model_name))
+    results, startup = on_smollm2(run_all, args.base_url)
     tables = [table(results, bench, limit, args.max_tokens) for bench in args.benchmarks.split(",")]
     print("\n\n".join(tables))
     path = write_json("real_benchmarks", {"model": BUILTIN["smollm2"].description, "limit": limit,

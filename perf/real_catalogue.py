@@ -17,7 +17,6 @@ Usage: python perf/real_catalogue.py [--limit 4] [--graders ...] [--base-url URL
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_json
-from real_benchmarks import SHARED, run_one
+from real_benchmarks import SHARED, on_smollm2, run_one
 
 #: Rows: the catalogue's graders with their defaults, and ``NAME+constrain`` for the option that forces the
 #: answer format with vLLM's structured outputs (``constrain=True``).
@@ -127,8 +126,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_real_catalogue_"))
 
     from rm_gallery.client import OpenAIChatModel
-    from rm_gallery.local.models import BUILTIN, resolve_model
-    from rm_gallery.local.vllm_server import VLLMServer
+    from rm_gallery.local.models import BUILTIN
 
     failed: list[dict[str, Any]] = []
 
@@ -159,12 +157,7 @@ def main() -> None:
         return results
 
     started = time.perf_counter()
-    if args.base_url:
-        results = asyncio.run(run_all(args.base_url, BUILTIN["smollm2"].served_name))
-    else:
-        with VLLMServer(resolve_model("smollm2"), served_model_name=BUILTIN["smollm2"].served_name,
-                        dtype="float32", max_model_len=4096) as server:
-            results = asyncio.run(run_all(server.base_url, server.model_name))
+    results, _ = on_smollm2(run_all, args.base_url)
     text = table(results, args.limit, args.max_tokens)
     print(text)
     path = write_json("real_catalogue", {"model": BUILTIN["smollm2"].description, "limit": args.limit,
