@@ -48,7 +48,9 @@ def make(name: str, model, max_tokens: int | None):
 
 
 def test_the_catalogue_is_covered():
-    assert {s.name for s in list_graders()} == {*PAIRWISE, *OWN_ORDERS, *POINTWISE, *NO_MODEL}
+    """Every built-in grader is in one of the lists above (other tests register their own graders in-process)."""
+    builtin = {s.name for s in list_graders() if s.factory.__module__.startswith("rm_gallery.")}
+    assert builtin == {*PAIRWISE, *OWN_ORDERS, *POINTWISE, *NO_MODEL}
 
 
 async def test_every_grader_reads_the_real_judge_or_says_it_could_not(smol, pairs):
