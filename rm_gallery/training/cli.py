@@ -13,7 +13,7 @@ from typing import Any
 
 def install(sub: Any) -> None:
     """Add the training subcommands to the ``rm-gallery`` parser."""
-    from rm_gallery.training.judge_loop import RECIPES, JudgeLoopConfig
+    from rm_gallery.training.judge_loop import GRPO_EVAL, RECIPES, JudgeLoopConfig
     from rm_gallery.training.loop import SFT_VERDICTS, LoopConfig
 
     d, j = LoopConfig(), JudgeLoopConfig()
@@ -47,6 +47,8 @@ def install(sub: Any) -> None:
                  "grpo_trainable_layers", "sft_steps", "grpo_max_completion"):
         default = getattr(j, name)
         r.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=f"default {default}")
+    r.add_argument("--grpo-eval", default=j.grpo_eval, choices=GRPO_EVAL,
+                   help="GRPO stage evaluation: 'served' (vLLM, fast) or 'in_process' (transformers generate)")
     s = p.add_argument_group("synthetic task (the tiny-model loop)")
     s.add_argument("--task", default=d.task, choices=("refusal", "keyword", "arithmetic"))
     s.add_argument("--pairs", type=int, default=d.pairs, help="synthetic pairs (train + held-out)")
@@ -140,7 +142,7 @@ def judge_loop_config(args: argparse.Namespace) -> Any:
         raise CLIError("the real-judge loop trains on labelled pairs: pass --rewardbench FILE and/or --rmbench DIR")
     knobs = {name: getattr(args, name) for name in ("prl_trainable_layers", "prl_epochs", "prl_batch_pairs",
                                                     "prl_learning_rate", "prl_zeta", "grpo_trainable_layers",
-                                                    "sft_steps", "grpo_max_completion")}
+                                                    "sft_steps", "grpo_max_completion", "grpo_eval")}
     return JudgeLoopConfig(
         out=args.out or j.out, model=args.model or j.model, rewardbench=tuple(args.rewardbench),
         rmbench=tuple(args.rmbench), transfer=tuple(args.transfer) if args.transfer is not None else j.transfer,

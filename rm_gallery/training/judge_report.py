@@ -71,6 +71,11 @@ def write_judge_report(result: Any, out: Path) -> Path:
             lines.append(f"Served by vLLM as grader `{s['grader']}` and graded through `rm-gallery bench pairs`: "
                          f"headline {_pct(s['headline'])} against {_pct(s['in_process'])} in-process "
                          f"(difference {s['difference']}); parse failures {_pct(s['parse_failure_rate'])}.")
+        if recipe in r.get("parity", {}):
+            q = r["parity"][recipe]
+            lines.append(f"Stages evaluated served (vLLM, greedy); on {q['pairs']} held-out pairs the trained "
+                         f"checkpoint was also judged in-process (transformers, greedy): {_pct(q['agreement'])} of "
+                         f"{q['verdicts']} verdicts agree.")
         lines.append("")
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

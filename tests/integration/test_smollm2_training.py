@@ -69,3 +69,24 @@ def test_pairwise_rl_checkpoint_reads_the_same_served(smollm2_dir, vllm_python, 
     if min(margins) > 1e-3:                                   # no verdict on the edge: the same headline exactly
         assert served["headline"] == pytest.approx(served["in_process"])
     assert json.loads((tmp_path / "pairwise_rl" / "bench" / "summary.json").read_text())["benchmark"] == "pairs"
+
+
+def test_served_greedy_answers_match_in_process_generation(smollm2_dir, smollm2_server):
+    """GRPO's stages are evaluated through vLLM (greedy): it must answer as transformers' greedy generate does."""
+    from rm_gallery.graders import create_grader
+    from rm_gallery.sync import run_sync
+    from rm_gallery.training.judge_loop import _verdict_prompts, served_texts
+    from rm_gallery.training.splits import load_pairs
+    from rm_gallery.training.trainers import generate
+
+    if not REWARDBENCH.exists():
+        skip_or_fail(f"shared data not found under {SHARED_DATA}")
+    pairs = [p for p in load_pairs([REWARDBENCH]) if len(p.prompt + p.chosen + p.rejected) < 600][:4]
+    prompts = _verdict_prompts(pairs, create_grader("pairwise", model=None))
+    served = run_sync(served_texts(smollm2_server.base_url, smollm2_server.model_name, prompts, max_tokens=12),
+                      what="test", instead="")
+    local = generate(smollm2_dir, prompts, max_new_tokens=12, batch_size=1)   # batch 1: no padding effects
+    assert len(served) == len(local) == 8
+    assert all(s.strip() for s in served)
+    same = sum(s.strip() == t.strip() for s, t in zip(served, local, strict=True))
+    assert same >= 7, list(zip(served, local, strict=True))   # greedy: equal but for a rare fp near-tie

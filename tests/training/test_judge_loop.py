@@ -20,7 +20,7 @@ def test_judge_loop_runs_every_stage_at_ci_size(tiny_model_dir, tmp_path):
                           rmbench=(str(SHARED_DATA / "rm-bench"),), max_prompt_tokens=100_000, limit_pairs=4,
                           bootstrap=50, prl_trainable_layers=1, prl_epochs=1, prl_batch_pairs=2,
                           grpo_trainable_layers=1, sft_steps=2, grpo_steps=2, grpo_batch_size=8,
-                          grpo_generations=2, grpo_max_completion=8, serve=False)
+                          grpo_generations=2, grpo_max_completion=8, serve=False, grpo_eval="in_process")
     result = run_judge_loop(cfg)
     assert set(result.stages) == {"pairwise_rl/untrained", "pairwise_rl/trained", "grpo/untrained",
                                   "grpo/format_sft", "grpo/trained"}
@@ -42,3 +42,30 @@ def test_judge_loop_runs_every_stage_at_ci_size(tiny_model_dir, tmp_path):
         assert (tmp_path / "loop" / recipe / "checkpoint" / "config.json").exists()
     saved = json.loads((cfg.out / "judge_loop.json").read_text())
     assert saved["stages"].keys() == result.stages.keys()
+
+
+def test_grpo_stage_evaluation_mode_is_checked():
+    from rm_gallery.training.judge_loop import JudgeLoopConfig
+
+    assert JudgeLoopConfig().grpo_eval == "served"
+    with pytest.raises(ValueError, match="grpo_eval must be one of served, in_process"):
+        JudgeLoopConfig(grpo_eval="vllm")
+
+
+def test_verdict_answers_are_read_per_order_by_the_graders_parser():
+    """Answers come back in [pair0 (0,1), pair0 (1,0), ...] order; a B in the swapped order names the chosen."""
+    from rm_gallery.graders import create_grader
+    from rm_gallery.training.judge_loop import _judgments_from_texts, _verdict_prompts
+    from rm_gallery.training.splits import PreferencePair
+
+    pairs = [PreferencePair(f"p{i}", f"question {i}", f"good {i}", f"bad {i}", "src", f"g{i}") for i in range(2)]
+    grader = create_grader("pairwise", model=None)
+    prompts = _verdict_prompts(pairs, grader)
+    assert len(prompts) == 4
+    assert prompts[0][-1]["content"].index("good 0") < prompts[0][-1]["content"].index("bad 0")
+    assert prompts[1][-1]["content"].index("bad 0") < prompts[1][-1]["content"].index("good 0")
+    texts = ["<preference>A</preference>", "<preference>B</preference>",       # right in both orders
+             "<preference>B</preference> then <preference>maybe</preference>", "<preference>tie</preference>"]
+    first, second = _judgments_from_texts(pairs, grader, texts)
+    assert dict(first.orders) == {"ab": "A", "ba": "A"}
+    assert dict(second.orders) == {"ab": None, "ba": "tie"}       # the final verdict is unreadable: no verdict

@@ -128,11 +128,13 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
     assert (cfg.sft_verdicts, cfg.grpo_batch_size, cfg.grpo_beta) == ("label", 16, 0.0)
     # with real data the real-judge loop gets the flags, and its own defaults where they are unset
     args = build_parser().parse_args(["train-loop", "--model", "smollm2", "--rewardbench", "rb.jsonl",
-                                      "--recipes", "pairwise_rl", "--prl-epochs", "2", "--grpo-beta", "0.05"])
+                                      "--recipes", "pairwise_rl", "--prl-epochs", "2", "--grpo-beta", "0.05",
+                                      "--grpo-eval", "in_process"])
     real = judge_loop_config(args)
     assert (real.model, real.rewardbench, real.recipes, real.prl_epochs) == ("smollm2", ("rb.jsonl",),
                                                                             ("pairwise_rl",), 2.0)
     assert real.grpo_beta == 0.05 and real.grpo_steps == JudgeLoopConfig().grpo_steps
+    assert real.grpo_eval == "in_process"
     assert real.transfer == JudgeLoopConfig().transfer
     with pytest.raises(CLIError, match="--rewardbench"):
         judge_loop_config(build_parser().parse_args(["train-loop", "--model", "smollm2"]))
