@@ -27,7 +27,15 @@ from typing import Any, Literal
 
 from rm_gallery.client.completion import Completion, TokenLogprob
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, InvalidSample, LLMJudge, pair_variables, parse_error
+from rm_gallery.graders.base import (
+    PAIR_VARIABLES,
+    GradeContext,
+    InvalidSample,
+    LLMJudge,
+    format_constraint,
+    pair_variables,
+    parse_error,
+)
 from rm_gallery.graders.debias import majority
 from rm_gallery.graders.logprobs import require_logprobs
 from rm_gallery.graders.registry import register_grader
@@ -87,6 +95,17 @@ class RubricJudgment:
     evaluation: str | None
     format_ok: bool
     tags_ok: bool = True
+
+
+def output_regex(answer: str) -> str:
+    """The PaTaRM answer format ``constrain=True`` forces (an option for weak judges, vLLM only): the four tags in
+    order, 1-3 generated rubrics as list items, bounded text without tags, then ``answer`` in ``<answer>``."""
+    return (r"<think>[^<]{1,200}</think>\n<generate_rubrics>\n(- [A-Za-z][^<\n]{0,100}\n){1,3}</generate_rubrics>\n"
+            r"<eval>[^<]{1,200}</eval>\n<answer>" + answer + r"</answer>")
+
+
+#: What ``<answer>`` holds under ``constrain=True``: a whole score 0-10, or A/B (PaTaRM's pairwise has no tie).
+SCORE_ANSWER, CHOICE_ANSWER = r"(10|[0-9])", r"(A|B)"
 
 
 def generated_rubric_items(block: str) -> tuple[str, ...]:
@@ -170,7 +189,8 @@ class RubricPointwiseGrader:
                  aggregate: Aggregate = "mean", score_mode: Literal["parsed", "expected"] = "parsed",
                  response_index: int = 0, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str = "rubric", resolve_ambiguous: bool = True,
-                 max_ambiguity: float = MAX_AMBIGUITY) -> None:
+                 max_ambiguity: float = MAX_AMBIGUITY, constrain: bool = False) -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces ``output_regex(SCORE_ANSWER)``."""
         if rollouts < 1 or aggregate not in ("mean", "majority") or score_mode not in ("parsed", "expected"):
             raise ValueError("rollouts must be >= 1, aggregate mean|majority, score_mode parsed|expected")
         self.name, self.domain, self.rollouts, self.aggregate = name, domain, rollouts, aggregate
@@ -179,6 +199,8 @@ class RubricPointwiseGrader:
         defaults: dict[str, Any] = {"temperature": 0.0 if rollouts == 1 else 0.7, "max_tokens": 1024}
         if score_mode == "expected":
             defaults |= {"logprobs": True, "top_logprobs": 20}
+        if constrain:
+            defaults |= format_constraint(output_regex(SCORE_ANSWER))
         self.judge = LLMJudge(model, template or self.default_template, {**defaults, **(params or {})},
                               provides=RUBRIC_VARIABLES | {"query", "response", "conversation"},
                               owner=f"grader {name!r}")
@@ -324,10 +346,13 @@ class RubricPairwiseGrader:
     default_template = "rubric_pairwise"
 
     def __init__(self, model: ChatModel, *, domain: str | None = None, template: str | PromptTemplate | None = None,
-                 params: Mapping[str, Any] | None = None, name: str = "rubric_pairwise") -> None:
+                 params: Mapping[str, Any] | None = None, name: str = "rubric_pairwise",
+                 constrain: bool = False) -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces ``output_regex(CHOICE_ANSWER)``."""
         self.name, self.domain = name, domain
+        forced = format_constraint(output_regex(CHOICE_ANSWER)) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 1024, **(params or {})},
+                              {"temperature": 0.0, "max_tokens": 1024, **forced, **(params or {})},
                               provides=PAIR_VARIABLES | RUBRIC_VARIABLES, owner=f"grader {name!r}")
 
     def variables(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> dict[str, Any]:

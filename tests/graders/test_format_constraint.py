@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from rm_gallery.graders import create_grader
 from rm_gallery.graders.pairwise import PairwiseGrader, parse_preference
 from rm_gallery.graders.reasoning import ReasoningJudgeGrader, parse_bracket_verdict
+from rm_gallery.graders.rubric import CHOICE_ANSWER, SCORE_ANSWER, parse_rubric_choice, parse_rubric_score
+from rm_gallery.graders.rubric import output_regex as rubric_regex
 
 PAIRWISE = PairwiseGrader.output_regex
 
@@ -39,3 +41,26 @@ def test_constrain_sends_the_regex_and_user_params_still_win():
     r = create_grader("reasoning", model=None, constrain=True, allow_tie=False, params={"max_tokens": 64})
     assert r.judge.params["extra_body"]["structured_outputs"]["regex"].endswith(r"\[\[(A|B)\]\]")
     assert r.judge.params["max_tokens"] == 64
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(rubric_regex(SCORE_ANSWER), fullmatch=True))
+def test_every_answer_the_rubric_constraint_allows_reads_as_its_score_with_the_format_held(text):
+    """PaTaRM's format forced: four tags in order, 1-3 generated rubrics, a whole score 0-10 that the parser reads."""
+    parsed = parse_rubric_score(text)
+    assert parsed.score == float(re.search(r"<answer>(\d+)</answer>$", text).group(1))
+    assert parsed.format_ok and 1 <= len(parsed.generated_rubrics) <= 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(rubric_regex(CHOICE_ANSWER), fullmatch=True))
+def test_every_answer_the_rubric_pairwise_constraint_allows_reads_as_its_choice(text):
+    parsed = parse_rubric_choice(text)
+    assert parsed.winner == text[-10] and parsed.format_ok
+
+
+def test_rubric_graders_take_constrain():
+    for name, answer in (("rubric", SCORE_ANSWER), ("rubric_pairwise", CHOICE_ANSWER)):
+        forced = create_grader(name, model=None, constrain=True).judge.params["extra_body"]
+        assert forced == {"structured_outputs": {"regex": rubric_regex(answer)}}
+        assert "extra_body" not in create_grader(name, model=None).judge.params

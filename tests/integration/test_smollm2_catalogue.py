@@ -107,3 +107,24 @@ async def test_constrained_format_is_always_read_on_the_real_judge(smol, pairs):
             for order in row[name].metadata["orders"].values():
                 assert order["kind"] == "verdict", (name, order)
                 assert re.fullmatch(regex[name], order["raw"]), (name, order["raw"])
+
+
+async def test_constrained_rubric_format_is_always_read_on_the_real_judge(smol, pairs):
+    """PaTaRM's format forced (``constrain=True``): every rubric score and choice of SmolLM2 reads, format held."""
+    import re
+
+    from rm_gallery.graders.rubric import CHOICE_ANSWER, SCORE_ANSWER, output_regex
+
+    graders = {"rubric": create_grader("rubric", model=smol, constrain=True, params={"max_tokens": 400}),
+               "rubric_pairwise": PositionDebiasedGrader(create_grader("rubric_pairwise", model=smol, constrain=True,
+                                                                       params={"max_tokens": 400}))}
+    runner = GradingRunner(graders, concurrency=16, progress=False)
+    results = await runner.arun(pairs)
+    assert not runner.summary.failures
+    for row in results:
+        score = row["rubric"]
+        assert score.kind == "score" and 0 <= score.value <= 10, score
+        assert re.fullmatch(output_regex(SCORE_ANSWER), score.raw), score.raw
+        for order in row["rubric_pairwise"].metadata["orders"].values():
+            assert order["kind"] == "verdict" and order["winner"] in ("A", "B"), order
+            assert re.fullmatch(output_regex(CHOICE_ANSWER), order["raw"]), order["raw"]
