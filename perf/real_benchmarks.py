@@ -18,7 +18,7 @@ A row ``NAME+constrain`` runs the grader with ``constrain=True`` (its answer for
 outputs), and ``--max-tokens`` caps every generative answer; tables say both.
 
 Usage: python perf/real_benchmarks.py [--limit 20] [--graders pairwise,reasoning,win_probability,rubric]
-       [--max-tokens N] [--quick]
+       [--max-tokens N] [--quick] [--name real_benchmarks]
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="run directory (default: a temporary one)")
     p.add_argument("--base-url", default=None, help="a running SmolLM2 server (default: start one)")
     p.add_argument("--quick", action="store_true", help="--limit 2")
+    p.add_argument("--name", default="real_benchmarks", help="results file name (perf/results/NAME.json)")
     args = p.parse_args()
     limit = 2 if args.quick else args.limit
     out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_real_bench_"))
@@ -171,7 +172,7 @@ def main() -> None:
     results, startup = on_smollm2(run_all, args.base_url)
     tables = [table(results, bench, limit, args.max_tokens) for bench in args.benchmarks.split(",")]
     print("\n\n".join(tables))
-    path = write_json("real_benchmarks", {"model": BUILTIN["smollm2"].description, "limit": limit,
+    path = write_json(args.name, {"model": BUILTIN["smollm2"].description, "limit": limit,
                                           "concurrency": args.concurrency, "max_tokens": args.max_tokens,
                                           "server_startup_seconds": startup,
                                           "wall_seconds": round(time.perf_counter() - started, 1),

@@ -122,6 +122,7 @@ def main() -> None:
                    help="cap every generative grader's answer (default: each grader's own max_tokens)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: a temporary one)")
     p.add_argument("--base-url", default=None, help="a running SmolLM2 server (default: start one)")
+    p.add_argument("--name", default="real_catalogue", help="results file name (perf/results/NAME.json)")
     args = p.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_real_catalogue_"))
 
@@ -160,7 +161,7 @@ def main() -> None:
     results, _ = on_smollm2(run_all, args.base_url)
     text = table(results, args.limit, args.max_tokens)
     print(text)
-    path = write_json("real_catalogue", {"model": BUILTIN["smollm2"].description, "limit": args.limit,
+    path = write_json(args.name, {"model": BUILTIN["smollm2"].description, "limit": args.limit,
                                          "wall_seconds": round(time.perf_counter() - started, 1),
                                          "results": results, "failed": failed, "table": text,
                                          "out": str(out)})
