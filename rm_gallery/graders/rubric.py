@@ -146,9 +146,10 @@ def parse_rubric_score(text: str, scale: tuple[float, float] = SCALE) -> RubricJ
 
 
 def parse_rubric_choice(text: str) -> RubricJudgment | ParseFailure:
-    """The A/B (or tie) in the judge's final ``<answer>`` tag, read like the pairwise judge's; never raises.
+    """The A or B in the judge's final ``<answer>`` tag, read like the pairwise judge's; never raises.
 
-    A final answer that is unreadable or names both sides is ``invalid_score`` (never an earlier answer).
+    PaTaRM's pairwise format is ``<answer>A or B</answer>``: it has no tie, so a final "tie" is out of range.
+    A final answer that is unreadable, names both sides or is a tie is ``invalid_score`` (never an earlier answer).
     """
     if not isinstance(text, str):
         return ParseFailure(reason=f"expected text, got {type(text).__name__}", code="missing_tag")
@@ -156,6 +157,9 @@ def parse_rubric_choice(text: str) -> RubricJudgment | ParseFailure:
     if isinstance(winner, ParseFailure):
         code = winner.code if winner.code in ("missing_tag", "unclosed_tag") else "invalid_score"
         return winner.model_copy(update={"code": code})
+    if winner == "tie":
+        return ParseFailure(reason="the final <answer> is a tie; PaTaRM's pairwise answer is A or B",
+                            code="invalid_score")
     return _judgment(text, None, winner)
 
 

@@ -120,6 +120,14 @@ def test_rubric_choice():
     assert parse_rubric_choice("<answer>B</answer> ... <answer>not sure</answer>").code == "invalid_score"
 
 
+@pytest.mark.parametrize("text", ["<answer>tie</answer>", "<answer>Tie</answer>",
+                                  "<answer>A</answer> <answer>tie</answer>"])
+def test_rubric_choice_has_no_tie(text):
+    """PaTaRM's pairwise answer is ``A or B``: a final tie is out of range, never an earlier letter."""
+    out = parse_rubric_choice(text)
+    assert isinstance(out, ParseFailure) and out.code == "invalid_score"
+
+
 def test_tags_in_order_is_linear_on_hostile_input():
     import time
 
