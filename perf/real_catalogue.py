@@ -26,13 +26,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_json
-from real_benchmarks import SHARED, on_smollm2, run_one
+from real_benchmarks import SHARED, grader_spec, on_smollm2, run_one
 
 #: Rows: the catalogue's graders with their defaults, and ``NAME+constrain`` for the option that forces the
 #: answer format with vLLM's structured outputs (``constrain=True``).
 CATALOGUE = ("pairwise", "pairwise_aspects", "pairwise_confidence", "reasoning", "rubric_pairwise", "rubric_pair",
              "win_probability", "rubric", "relevance", "listwise", "four_way", "pairwise+constrain",
-             "reasoning+constrain")
+             "reasoning+constrain", "rubric+constrain", "rubric_pairwise+constrain", "pairwise_aspects+constrain",
+             "pairwise_confidence+constrain", "relevance+constrain", "four_way+constrain")
 NOT_RUN = {"debiased": "the both-orders wrapper every pairwise row above runs through",
            "function": "a Python function: no model call"}
 
@@ -52,14 +53,14 @@ def best_of_four(limit: int) -> list[Any]:
     return samples
 
 
-async def run_four_way(model: Any, limit: int, params: dict[str, Any]) -> dict[str, Any]:
+async def run_four_way(model: Any, limit: int, params: dict[str, Any], **options: Any) -> dict[str, Any]:
     from rm_gallery.benchmarks.position import pick_stats
     from rm_gallery.graders.registry import create_grader
     from rm_gallery.runner import GradingRunner
 
     samples = best_of_four(limit)
-    runner = GradingRunner({"four_way": create_grader("four_way", model=model, params=params)}, concurrency=16,
-                           progress=False)
+    runner = GradingRunner({"four_way": create_grader("four_way", model=model, params=params, **options)},
+                           concurrency=16, progress=False)
     started = time.perf_counter()
     results = [r["four_way"] for r in await runner.arun(samples)]
     wall = time.perf_counter() - started
@@ -137,9 +138,10 @@ def main() -> None:
         try:
             for row in args.graders.split(","):
                 try:
-                    if row == "four_way":
+                    name, options = grader_spec(row)
+                    if name == "four_way":
                         r = await run_four_way(model, args.limit, {} if args.max_tokens is None
-                                               else {"max_tokens": args.max_tokens})
+                                               else {"max_tokens": args.max_tokens}, **options)
                     else:
                         r = await run_one("rewardbench", row, model, args.limit, out, args.concurrency, 0,
                                           max_tokens=args.max_tokens, n_boot=200)

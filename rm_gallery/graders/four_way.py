@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import GradeContext, InvalidSample, LLMJudge, parse_error
+from rm_gallery.graders.base import GradeContext, InvalidSample, LLMJudge, format_constraint, parse_error
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.verdicts import bracket_verdict
 from rm_gallery.prompts import PromptTemplate
@@ -40,12 +40,16 @@ class FourWayGrader:
 
     parser = staticmethod(parse_four_way)
     default_template = "four_way"
+    #: The answer format ``constrain=True`` forces: a bounded explanation without brackets, then one pick.
+    output_regex = r"[^\[\]]{1,1200}\[\[(A|B|C|D)\]\]"
 
-    def __init__(self, model: ChatModel, *, template: str | PromptTemplate | None = None,
+    def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str = "four_way") -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
         self.name = name
+        forced = format_constraint(self.output_regex) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template, {"temperature": 0.0, "max_tokens": 1024,
-                                                                 **(params or {})},
+                                                                 **forced, **(params or {})},
                               provides=VARIABLES, owner=f"grader {name!r}")
 
     def variables(self, sample: Sample) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import PAIR_VARIABLES, GradeContext, LLMJudge, pair_variables, parse_error
+from rm_gallery.graders.base import (
+    PAIR_VARIABLES,
+    GradeContext,
+    LLMJudge,
+    format_constraint,
+    pair_variables,
+    parse_error,
+)
 from rm_gallery.graders.pairwise import extract_analysis, parse_preference
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.tags import MAX_VALUE, final_tag
@@ -82,14 +89,22 @@ def parse_confidence(text: str) -> float | ParseFailure:
     return v if 0.0 <= v <= 1.0 else bad
 
 
+_ANALYSIS = r"<analysis>[^<]{1,600}</analysis>\n"
+_WINNER = "(A|B|tie)"
+
+
 class _PairwiseVariant:
     default_template = ""
+    #: The answer format ``constrain=True`` forces (the template's tags in order, a bounded analysis).
+    output_regex = ""
 
-    def __init__(self, model: ChatModel, *, template: str | PromptTemplate | None = None,
+    def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str | None = None) -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
         self.name = name or self.default_template
+        forced = format_constraint(self.output_regex) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 1024, **(params or {})},
+                              {"temperature": 0.0, "max_tokens": 1024, **forced, **(params or {})},
                               provides=PAIR_VARIABLES, owner=f"grader {self.name!r}")
 
     def render(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> list[dict[str, str]]:
@@ -102,6 +117,7 @@ class MultiAspectPairwiseGrader(_PairwiseVariant):
 
     parser = staticmethod(parse_aspects)
     default_template = "pairwise_aspects"
+    output_regex = _ANALYSIS + r"\n".join(f"<{t}>{_WINNER}</{t}>" for t in (*ASPECTS, "overall"))
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         completion = await self.judge.ask(pair_variables(sample), ctx)
@@ -124,6 +140,8 @@ class ConfidencePairwiseGrader(_PairwiseVariant):
 
     parser = staticmethod(parse_preference)
     default_template = "pairwise_confidence"
+    output_regex = (_ANALYSIS + f"<preference>{_WINNER}</preference>" r"\n"
+                    r"<confidence>(0|1|0\.[0-9]{1,2}|1\.0)</confidence>")
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         completion = await self.judge.ask(pair_variables(sample), ctx)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import GradeContext, InvalidSample, LLMJudge, parse_error
+from rm_gallery.graders.base import GradeContext, InvalidSample, LLMJudge, format_constraint, parse_error
 from rm_gallery.graders.listwise import rank_by, score_responses
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.rubric import decide
@@ -84,12 +84,17 @@ class RelevanceGrader:
     parser = staticmethod(parse_relevance)
     default_template = "relevance"
     scale = SCALE
+    #: The answer format ``constrain=True`` forces: the template's JSON, score 1-5 then a bounded reason (no
+    #: quotes of either kind in it, so no ``'score': n`` inside the reason can become the last score read).
+    output_regex = r'\{\n    "score": [1-5],\n    "reason": "[^"' + "'" + r'\\\n]{1,400}"\n\}'
 
-    def __init__(self, model: ChatModel, *, template: str | PromptTemplate | None = None,
+    def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str = "relevance") -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
         self.name = name
+        forced = format_constraint(self.output_regex) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 512, **(params or {})},
+                              {"temperature": 0.0, "max_tokens": 512, **forced, **(params or {})},
                               provides=RELEVANCE_VARIABLES, owner=f"grader {name!r}")
 
     def variables(self, sample: Sample, index: int = 0) -> dict[str, Any]:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rm_gallery.graders import create_grader
+from rm_gallery.graders.four_way import FourWayGrader, parse_four_way
 from rm_gallery.graders.pairwise import PairwiseGrader, parse_preference
+from rm_gallery.graders.pairwise_variants import (
+    ConfidencePairwiseGrader,
+    MultiAspectPairwiseGrader,
+    parse_aspects,
+    parse_confidence,
+)
 from rm_gallery.graders.reasoning import ReasoningJudgeGrader, parse_bracket_verdict
+from rm_gallery.graders.relevance import RelevanceGrader, parse_relevance
 from rm_gallery.graders.rubric import CHOICE_ANSWER, SCORE_ANSWER, parse_rubric_choice, parse_rubric_score
 from rm_gallery.graders.rubric import output_regex as rubric_regex
 
@@ -64,3 +73,39 @@ def test_rubric_graders_take_constrain():
         forced = create_grader(name, model=None, constrain=True).judge.params["extra_body"]
         assert forced == {"structured_outputs": {"regex": rubric_regex(answer)}}
         assert "extra_body" not in create_grader(name, model=None).judge.params
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(MultiAspectPairwiseGrader.output_regex, fullmatch=True))
+def test_every_answer_the_aspects_constraint_allows_reads_every_aspect_and_the_overall(text):
+    tags = dict(re.findall(r"<(helpfulness|correctness|clarity|overall)>(A|B|tie)</", text))
+    parsed = parse_aspects(text)
+    assert parsed.overall == tags.pop("overall") and parsed.aspects == tags and not parsed.unreadable
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(ConfidencePairwiseGrader.output_regex, fullmatch=True))
+def test_every_answer_the_confidence_constraint_allows_reads_its_preference_and_confidence(text):
+    assert parse_preference(text) == re.search(r"<preference>(A|B|tie)</", text).group(1)
+    assert parse_confidence(text) == float(re.search(r"<confidence>([0-9.]+)</", text).group(1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(FourWayGrader.output_regex, fullmatch=True))
+def test_every_answer_the_four_way_constraint_allows_reads_as_its_final_pick(text):
+    assert parse_four_way(text) == "ABCD".index(text[-3])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(RelevanceGrader.output_regex, fullmatch=True))
+def test_every_answer_the_relevance_constraint_allows_reads_as_its_score_and_reason(text):
+    parsed = parse_relevance(text)
+    assert parsed.score == int(re.search(r'"score": ([1-5])', text).group(1))
+    assert parsed.reason == re.search(r'"reason": "(.*)"\n\}$', text, re.S).group(1)
+
+
+@pytest.mark.parametrize("name", ["pairwise_aspects", "pairwise_confidence", "four_way", "relevance"])
+def test_tag_and_json_graders_take_constrain(name):
+    forced = create_grader(name, model=None, constrain=True).judge.params["extra_body"]
+    assert forced == {"structured_outputs": {"regex": type(create_grader(name, model=None)).output_regex}}
+    assert "extra_body" not in create_grader(name, model=None).judge.params

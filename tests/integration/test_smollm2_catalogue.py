@@ -128,3 +128,36 @@ async def test_constrained_rubric_format_is_always_read_on_the_real_judge(smol, 
         for order in row["rubric_pairwise"].metadata["orders"].values():
             assert order["kind"] == "verdict" and order["winner"] in ("A", "B"), order
             assert re.fullmatch(output_regex(CHOICE_ANSWER), order["raw"]), order["raw"]
+
+
+async def test_constrained_tag_and_json_formats_are_always_read_on_the_real_judge(smol, pairs):
+    """``constrain=True`` on the aspects, confidence, relevance and four-way judges: every SmolLM2 answer reads."""
+    import re
+
+    def constrained(name: str):
+        return create_grader(name, model=smol, constrain=True, params={"max_tokens": 320})
+
+    from rm_gallery.types import Message, Response, Sample
+
+    tagged = {n: PositionDebiasedGrader(constrained(n)) for n in ("pairwise_aspects", "pairwise_confidence")}
+    relevance_grader = constrained("relevance")
+    runner = GradingRunner({**tagged, "relevance": relevance_grader}, concurrency=16, progress=False)
+    results = await runner.arun(pairs)
+    assert not runner.summary.failures
+    for row in results:
+        for name, grader in tagged.items():
+            for order in row[name].metadata["orders"].values():
+                assert order["kind"] == "verdict", (name, order)
+                assert re.fullmatch(grader.grader.output_regex, order["raw"]), (name, order["raw"])
+        relevance = row["relevance"]
+        assert relevance.kind == "verdict", relevance
+        assert relevance.metadata["score_a"] in range(1, 6) and relevance.metadata["score_b"] in range(1, 6)
+        for raw in relevance.raw.split("\n---\n"):
+            assert re.fullmatch(relevance_grader.output_regex, raw), raw
+    four = constrained("four_way")
+    a, b = pairs[:2]
+    sample = Sample(id="four", messages=(Message(role="user", content=a["prompt"]),),
+                    responses=tuple(Response(content=c) for c in (a["rejected"], a["chosen"], b["rejected"],
+                                                                  b["chosen"])))
+    pick = (await GradingRunner({"four_way": four}, concurrency=1, progress=False).arun([sample]))[0]["four_way"]
+    assert pick.kind == "rank" and re.fullmatch(four.output_regex, pick.raw), pick
