@@ -63,13 +63,17 @@ class PairwiseGrader:
     output_regex = r"<analysis>[^<]{1,600}</analysis>\n<preference>(A|B|tie)</preference>"
 
     def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
-                 params: Mapping[str, Any] | None = None, name: str = "pairwise") -> None:
-        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
-        self.name = name
+                 params: Mapping[str, Any] | None = None, name: str | None = None) -> None:
+        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer.
+
+        ``name`` defaults to the template's name (``pairwise``; the variants in :mod:`.pairwise_variants` reuse
+        this constructor with their own template, parser and format).
+        """
+        self.name = name or self.default_template
         forced = format_constraint(self.output_regex) if constrain else {}
         self.judge = LLMJudge(model, template or self.default_template,
                               {"temperature": 0.0, "max_tokens": 1024, **forced, **(params or {})},
-                              provides=PAIR_VARIABLES, owner=f"grader {name!r}")
+                              provides=PAIR_VARIABLES, owner=f"grader {self.name!r}")
 
     def render(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> list[dict[str, str]]:
         """The chat messages this grader sends for ``sample`` (used by training to build prompts)."""

@@ -8,24 +8,13 @@ an unreadable one is never replaced by an earlier one) and land in the same Verd
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from rm_gallery.client.model import ChatModel
-from rm_gallery.graders.base import (
-    PAIR_VARIABLES,
-    GradeContext,
-    LLMJudge,
-    format_constraint,
-    pair_variables,
-    parse_error,
-)
-from rm_gallery.graders.pairwise import extract_analysis, parse_preference
+from rm_gallery.graders.base import GradeContext, pair_variables, parse_error
+from rm_gallery.graders.pairwise import PairwiseGrader, extract_analysis, parse_preference
 from rm_gallery.graders.registry import register_grader
 from rm_gallery.graders.tags import MAX_VALUE, final_tag
 from rm_gallery.graders.verdicts import plain, tag_verdict
-from rm_gallery.prompts import PromptTemplate
 from rm_gallery.types import ParseFailure, Result, Sample, Verdict, Winner
 
 ASPECTS = ("helpfulness", "correctness", "clarity")
@@ -93,26 +82,8 @@ _ANALYSIS = r"<analysis>[^<]{1,600}</analysis>\n"
 _WINNER = "(A|B|tie)"
 
 
-class _PairwiseVariant:
-    default_template = ""
-    #: The answer format ``constrain=True`` forces (the template's tags in order, a bounded analysis).
-    output_regex = ""
-
-    def __init__(self, model: ChatModel, *, constrain: bool = False, template: str | PromptTemplate | None = None,
-                 params: Mapping[str, Any] | None = None, name: str | None = None) -> None:
-        """``constrain=True`` (an option for weak judges, vLLM only) forces :attr:`output_regex` on the answer."""
-        self.name = name or self.default_template
-        forced = format_constraint(self.output_regex) if constrain else {}
-        self.judge = LLMJudge(model, template or self.default_template,
-                              {"temperature": 0.0, "max_tokens": 1024, **forced, **(params or {})},
-                              provides=PAIR_VARIABLES, owner=f"grader {self.name!r}")
-
-    def render(self, sample: Sample, order: tuple[int, int] = (0, 1)) -> list[dict[str, str]]:
-        return self.judge.render(pair_variables(sample, order))
-
-
 @register_grader("pairwise_aspects")
-class MultiAspectPairwiseGrader(_PairwiseVariant):
+class MultiAspectPairwiseGrader(PairwiseGrader):
     """Pairwise judge with per-aspect preferences (helpfulness, correctness, clarity) plus an overall one."""
 
     parser = staticmethod(parse_aspects)
@@ -130,7 +101,7 @@ class MultiAspectPairwiseGrader(_PairwiseVariant):
 
 
 @register_grader("pairwise_confidence")
-class ConfidencePairwiseGrader(_PairwiseVariant):
+class ConfidencePairwiseGrader(PairwiseGrader):
     """Pairwise judge that also states its confidence (0.0-1.0) in the verdict.
 
     The template asks for both, so a missing or unreadable ``<confidence>`` is the judge failing the format:
