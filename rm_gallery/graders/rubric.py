@@ -191,10 +191,15 @@ class RubricPointwiseGrader:
 
     def __init__(self, model: ChatModel, *, domain: str | None = None, rollouts: int = 1,
                  aggregate: Aggregate = "mean", score_mode: Literal["parsed", "expected"] = "parsed",
-                 response_index: int = 0, template: str | PromptTemplate | None = None,
+                 response_index: int | None = None, template: str | PromptTemplate | None = None,
                  params: Mapping[str, Any] | None = None, name: str = "rubric", resolve_ambiguous: bool = True,
                  max_ambiguity: float = MAX_AMBIGUITY, constrain: bool = False) -> None:
-        """``constrain=True`` (an option for weak judges, vLLM only) forces ``output_regex(SCORE_ANSWER)``."""
+        """``constrain=True`` (an option for weak judges, vLLM only) forces ``output_regex(SCORE_ANSWER)``.
+
+        ``grade`` scores a one-response sample, or ``sample.responses[response_index]`` when that is given; a sample
+        with several responses and no index is an ``InvalidSample`` (never a silent score of the first one):
+        ``rubric_pair`` compares two, ``listwise`` ranks many.
+        """
         if rollouts < 1 or aggregate not in ("mean", "majority") or score_mode not in ("parsed", "expected"):
             raise ValueError("rollouts must be >= 1, aggregate mean|majority, score_mode parsed|expected")
         self.name, self.domain, self.rollouts, self.aggregate = name, domain, rollouts, aggregate
@@ -283,7 +288,13 @@ class RubricPointwiseGrader:
         return self.aggregate_rollouts(await self.score_rollouts(sample, index, ctx))
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
-        return await self.score_response(sample, self.response_index, ctx)
+        index = self.response_index
+        if index is None:
+            if len(sample.responses) != 1:
+                raise InvalidSample(f"sample {sample.id} has {len(sample.responses)} responses and the rubric grader "
+                                    "scores one: pass response_index=N, or use rubric_pair (A vs B) or listwise")
+            index = 0
+        return await self.score_response(sample, index, ctx)
 
 
 def decide(score_a: float, score_b: float) -> Winner:

@@ -16,6 +16,7 @@ from rm_gallery.testing.stub_server import StubServer
 from rm_gallery.types import GraderError, Rank, Sample, Score, Verdict
 
 PAIR = Sample.from_record({"id": "p1", "prompt": "Name a prime.", "chosen": "GOOD: 7", "rejected": "BAD: 8"})
+ONE = PAIR.model_copy(update={"responses": PAIR.responses[:1]})  # what a pointwise grader scores
 
 
 def body(text, logprobs=None):
@@ -66,13 +67,13 @@ async def test_rubric_pointwise_rollouts_mean_and_majority(model_for):
     model, srv = await model_for(["<think>t</think><generate_rubrics>- r</generate_rubrics><eval>e</eval>"
                                   "<answer>6</answer>", "<answer>8</answer>", "<answer>8</answer>", "garbage"])
     g = create_grader("rubric", model=model, rollouts=4, aggregate="mean")
-    r = await g.grade(PAIR)
+    r = await g.grade(ONE)
     assert isinstance(r, Score) and r.value == pytest.approx(22 / 3) and r.metadata["failed_rollouts"] == 1
     assert len(srv.requests) == 4 and srv.requests[0]["temperature"] == 0.7
     sent = srv.requests[0]["messages"][-1]["content"]
     assert "<task>chat</task>" in sent and "Usefulness" in sent and "GOOD: 7" in sent
     g2 = create_grader("rubric", model=model, rollouts=4, aggregate="majority")
-    assert (await g2.grade(PAIR)).value == 8.0
+    assert (await g2.grade(ONE)).value == 8.0
 
 
 async def test_rubric_rollouts_are_distinct_cache_entries(model_for, tmp_path):
@@ -82,15 +83,28 @@ async def test_rubric_rollouts_are_distinct_cache_entries(model_for, tmp_path):
     model, srv = await model_for(["<answer>1</answer>", "<answer>2</answer>", "<answer>3</answer>"])
     ctx = GradeContext(ResponseCache(tmp_path / "c.sqlite"))
     g = create_grader("rubric", model=model, rollouts=3)
-    first = await g.grade(PAIR, ctx)
-    again = await g.grade(PAIR, ctx)
+    first = await g.grade(ONE, ctx)
+    again = await g.grade(ONE, ctx)
     assert srv.counts["requests"] == 3 and sorted(first.metadata["rollout_scores"]) == [1, 2, 3]
     assert sorted(again.metadata["rollout_scores"]) == [1, 2, 3]
 
 
+async def test_rubric_scores_one_response_or_the_one_it_is_told(model_for):
+    """A pair without response_index is an invalid sample (never a silent score of the first response)."""
+    from rm_gallery.graders.base import InvalidSample
+
+    model, srv = await model_for(lambda req: "<answer>9</answer>" if "BAD" in req["messages"][-1]["content"]
+                                 else "<answer>2</answer>")
+    with pytest.raises(InvalidSample, match="rubric_pair"):
+        await create_grader("rubric", model=model).grade(PAIR)
+    assert srv.counts["requests"] == 0
+    assert (await create_grader("rubric", model=model, response_index=1).grade(PAIR)).value == 9.0
+    assert (await create_grader("rubric", model=model).grade(ONE)).value == 2.0
+
+
 async def test_rubric_all_rollouts_fail_is_a_parse_error(model_for):
     model, _ = await model_for("<answer>excellent</answer>")
-    r = await create_grader("rubric", model=model, rollouts=2).grade(PAIR)
+    r = await create_grader("rubric", model=model, rollouts=2).grade(ONE)
     assert isinstance(r, GraderError) and r.kind == "parse_error" and r.usage.completion_tokens > 0
 
 
@@ -203,7 +217,7 @@ def test_probability_helpers():
 async def test_rubric_expected_score_mode(model_for):
     toks = [lp("<answer>", {"<answer>": 1.0}), lp("7", {"7": 0.5, "9": 0.5}), lp("</answer>", {"</answer>": 1.0})]
     model, srv = await model_for(lambda req: body("<answer>7</answer>", toks))
-    r = await create_grader("rubric", model=model, score_mode="expected").grade(PAIR)
+    r = await create_grader("rubric", model=model, score_mode="expected").grade(ONE)
     assert r.value == pytest.approx(8.0) and srv.requests[-1]["logprobs"] is True
 
 

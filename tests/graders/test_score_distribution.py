@@ -110,7 +110,7 @@ def test_a_certain_score_reads_as_itself(score, space):
     assert expected_score(toks, 0, 10) == float(score)
 
 
-PAIR = Sample.from_record({"id": "p1", "prompt": "Name a prime.", "chosen": "GOOD: 7", "rejected": "BAD: 8"})
+ONE = Sample.from_record({"id": "p1", "prompt": "Name a prime.", "responses": ["7"]})
 
 
 def lp(token, top):
@@ -136,7 +136,7 @@ async def test_rubric_grader_expected_mode_reads_ten_and_follows_up_once(make_mo
     srv = await StubServer(judge, record=True).start()
     try:
         model = make_model(srv.base_url)
-        r = await create_grader("rubric", model=model, score_mode="expected").grade(PAIR)
+        r = await create_grader("rubric", model=model, score_mode="expected").grade(ONE)
         assert isinstance(r, Score) and r.value == pytest.approx(9 * 0.6 + 10 * 0.3 + 1 * 0.1)
         assert r.metadata["expected_exact"] and r.metadata["score_probabilities"] == pytest.approx(
             {"1": 0.1, "9": 0.6, "10": 0.3})
@@ -145,7 +145,7 @@ async def test_rubric_grader_expected_mode_reads_ten_and_follows_up_once(make_mo
         assert follow["add_generation_prompt"] is False and follow["top_logprobs"] == 20
         assert r.usage.completion_tokens == 4  # the judgment and its follow-up
         off = create_grader("rubric", model=model, score_mode="expected", resolve_ambiguous=False)
-        err = await off.grade(PAIR)
+        err = await off.grade(ONE)
         assert isinstance(err, GraderError) and err.kind == "parse_error" and "between" in err.message
     finally:
         await srv.stop()

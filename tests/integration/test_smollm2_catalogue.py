@@ -44,6 +44,8 @@ def make(name: str, model, max_tokens: int | None):
     params = {} if max_tokens is None else {"params": {"max_tokens": max_tokens}}
     if name == "listwise":
         return create_grader(name, model=model, scorer=create_grader("rubric", model=model, **params))
+    if name == "rubric":  # scores one response: the first of each pair
+        params["response_index"] = 0
     return create_grader(name, model=model, **params)
 
 
@@ -115,7 +117,8 @@ async def test_constrained_rubric_format_is_always_read_on_the_real_judge(smol, 
 
     from rm_gallery.graders.rubric import CHOICE_ANSWER, SCORE_ANSWER, output_regex
 
-    graders = {"rubric": create_grader("rubric", model=smol, constrain=True, params={"max_tokens": 400}),
+    graders = {"rubric": create_grader("rubric", model=smol, constrain=True, response_index=0,
+                                       params={"max_tokens": 400}),
                "rubric_pairwise": PositionDebiasedGrader(create_grader("rubric_pairwise", model=smol, constrain=True,
                                                                        params={"max_tokens": 400}))}
     runner = GradingRunner(graders, concurrency=16, progress=False)

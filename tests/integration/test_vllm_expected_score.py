@@ -50,7 +50,7 @@ def constrained(*answers):
 
 @pytest.mark.parametrize("answer", ["10", "7.5", "0", "9"])
 async def test_a_certain_multi_token_score_reads_whole(judge, short_rewardbench_rows, answer):
-    g = create_grader("rubric", model=judge, score_mode="expected", params=constrained(answer))
+    g = create_grader("rubric", model=judge, score_mode="expected", response_index=0, params=constrained(answer))
     results = await GradingRunner({"g": g}, concurrency=4, progress=False).arun(short_rewardbench_rows[:3])
     for row in results:
         r = row["g"]
@@ -78,7 +78,7 @@ async def test_an_unchosen_one_is_split_by_a_continuation(judge, short_rewardben
     branches = []
     for seed, row in enumerate(short_rewardbench_rows[:8]):   # sampled (seeded): the tiny judge favours "1"
         rec = Recording(judge)
-        g = create_grader("rubric", model=rec, score_mode="expected",
+        g = create_grader("rubric", model=rec, score_mode="expected", response_index=0,
                           params={**constrained("9", "1", "10"), "temperature": 1.0, "seed": seed})
         r = await g.grade(Sample.from_record(row))
         assert isinstance(r, Score) and r.metadata["expected_exact"]

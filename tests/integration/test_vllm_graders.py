@@ -69,7 +69,8 @@ async def test_reasoning_judge(judge, rows):
 
 
 async def test_rubric_graders_and_listwise(judge, rows):
-    g = create_grader("rubric", model=judge, params=choice(*(RUBRIC_OUT.format(i) for i in (3, 6, 9))), rollouts=2)
+    g = create_grader("rubric", model=judge, params=choice(*(RUBRIC_OUT.format(i) for i in (3, 6, 9))), rollouts=2,
+                      response_index=0)
     results, _ = await run(g, rows)
     assert all(isinstance(r, Score) and r.value in (3, 4.5, 6, 7.5, 9) for r in results)
     pair = create_grader("rubric_pair", model=judge, params=choice(*(RUBRIC_OUT.format(i) for i in (3, 6))))
@@ -97,7 +98,7 @@ async def test_win_probability_reads_real_logprobs(judge, rows):
 
 
 async def test_expected_score_from_real_logprobs(judge, rows):
-    g = create_grader("rubric", model=judge, score_mode="expected", params={
+    g = create_grader("rubric", model=judge, score_mode="expected", response_index=0, params={
         "max_tokens": 64, "extra_body": {"structured_outputs": {"regex": r"<answer>[0-9]</answer>"}}})
     results, _ = await run(g, rows)
     assert all(isinstance(r, Score) and 0 <= r.value <= 9 for r in results)
