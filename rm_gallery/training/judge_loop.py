@@ -76,7 +76,7 @@ class JudgeLoopConfig:
     grpo_temperature: float = 1.0
     grpo_max_completion: int = 12
     #: How GRPO's stages are evaluated: "served" (each checkpoint behind vLLM, greedy, read by the grader's
-    #: parser: ~3x faster than transformers' generate on CPU) or "in_process" (transformers, no vLLM needed).
+    #: parser: ~2x faster than transformers' generate on CPU) or "in_process" (transformers, no vLLM needed).
     grpo_eval: str = "served"
     #: Held-out pairs also judged in-process for the trained GRPO checkpoint, to check served == in-process.
     grpo_parity_pairs: int = 24
