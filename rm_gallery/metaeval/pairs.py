@@ -39,6 +39,9 @@ class Pair:
     styles: tuple[str, str] | None = None
     #: P(A beats B) from the pair's Verdict (the mean over orders for a both-order judge).
     probability: float | None = None
+    #: P(the response shown first wins) per presentation order, where the judge gives it (``win_probability``'s
+    #: ``p_ab`` / ``p_ba``): calibration in presentation order has both outcomes even when A is always chosen.
+    order_probabilities: dict[str, float] = field(default_factory=dict)
     #: The judge's stated confidence in its own verdict, per order.
     confidences: dict[str, float] = field(default_factory=dict)
     #: Pointwise scores of (A, B).
@@ -78,6 +81,18 @@ def _scores(result: Result) -> tuple[float | None, float | None] | None:
     if isinstance(result, Verdict) and {"score_a", "score_b"} <= result.metadata.keys():
         return result.metadata["score_a"], result.metadata["score_b"]
     return None
+
+
+def _order_probabilities(result: Result) -> dict[str, float]:
+    """``{"ab": p_ab, "ba": p_ba}``: P(first shown wins) per order, from a Verdict that records them."""
+    if not isinstance(result, Verdict):
+        return {}
+    out = {}
+    for order in ("ab", "ba"):
+        p = result.metadata.get(f"p_{order}")
+        if isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p <= 1.0:
+            out[order] = float(p)
+    return out
 
 
 def pair_from(sample: Sample, result: Result, *, stratum: str | None = None) -> Pair | None:
@@ -122,6 +137,7 @@ def pair_from(sample: Sample, result: Result, *, stratum: str | None = None) -> 
                 verdicts=verdicts, errors=errors, pointwise=pointwise, lengths=(len(a), len(b)),
                 markdown=(has_markdown(a), has_markdown(b)), styles=styles,
                 probability=result.probability if isinstance(result, Verdict) else None,
+                order_probabilities=_order_probabilities(result),
                 confidences=confidences, scores=full_scores, prompt_tokens=result.usage.prompt_tokens,
                 completion_tokens=result.usage.completion_tokens, latency_s=result.latency_s)
 

@@ -43,6 +43,7 @@ _FLIP: dict[Any, Any] = {"A": "B", "B": "A", "tie": "tie", None: None}
 #: What each calibration section compares, in words (shown in reports).
 CALIBRATION_TARGETS = {
     "probability": "P(A wins) against the label",
+    "first_shown": "P(first shown wins), per order, against the label",
     "confidence": "stated confidence against whether the verdict was right",
     "score_gap": "logistic of the score gap against the label",
 }
@@ -71,6 +72,12 @@ def calibration_sections(pairs: Sequence[Pair], *, bins: int = DEFAULT_BINS, tem
     probs = [(p.probability, float(p.label == "A")) for p in binary if p.probability is not None]
     if probs:
         out["probability"] = calibration_summary([x for x, _ in probs], [y for _, y in probs], bins)
+    # In presentation order: on data whose chosen response is always A, "P(A wins)" has one outcome only (ECE is then
+    # 1 - mean p); the first-shown side is A in one order and B in the other, so both outcomes occur.
+    first = [(q, float(p.label == ("A" if order == "ab" else "B"))) for p in binary
+             for order, q in p.order_probabilities.items()]
+    if first:
+        out["first_shown"] = calibration_summary([x for x, _ in first], [y for _, y in first], bins)
     conf = [(c, float(p.verdicts.get(order) == p.label)) for p in pairs if p.label in ("A", "B", "tie")
             for order, c in p.confidences.items()]
     if conf:

@@ -192,6 +192,9 @@ async def test_win_probability_symmetric_from_logprobs(model_for):
     p_ab, p_ba = 0.8, 0.3 / 0.9
     assert r.metadata["p_ab"] == pytest.approx(p_ab) and r.metadata["p_ba"] == pytest.approx(p_ba)
     assert r.probability == pytest.approx((p_ab + 1 - p_ba) / 2) and r.winner == "A"
+    from rm_gallery.metaeval.pairs import pair_from  # meta-eval reads the per-order probabilities the grader writes
+
+    assert pair_from(PAIR, r).order_probabilities == pytest.approx({"ab": p_ab, "ba": p_ba})
     req = srv.requests[-1]
     assert req["max_tokens"] == 1 and req["logprobs"] is True and req["top_logprobs"] == 20
     assert "is response 1 better than response 2? Answer yes or no." in req["messages"][-1]["content"]

@@ -88,3 +88,16 @@ def test_summary_counts_and_notes():
     assert meta["pairs"] == 2 and meta["labelled"] == 1 and meta["strata"] == {"x": 1, "y": 1}
     assert any("no label" in n for n in meta["notes"]) and any("both orientations" in n for n in meta["notes"])
     assert "Not applicable: no labelled pair has pairwise verdicts" in md and "money / 1k" in md and "score_gap" in md
+
+
+def test_first_shown_probability_is_calibrated_per_order_with_both_outcomes():
+    """Chosen response always A: P(A wins) sees one outcome; per order the first-shown side wins in ab, loses in ba."""
+    pairs = [pair({"ab": "A", "ba": "A"}, "A", probability=0.75, order_probabilities={"ab": 0.8, "ba": 0.3}),
+             pair({"ab": "A", "ba": "B"}, "A", probability=0.4, order_probabilities={"ab": 0.6, "ba": 0.8})]
+    cal = calibration_sections(pairs)
+    assert cal["probability"]["observed_rate"] == 1.0  # the degenerate view
+    s = cal["first_shown"]
+    # (0.8, 1), (0.3, 0), (0.6, 1), (0.8, 0)
+    assert s["n"] == 4 and s["observed_rate"] == 0.5
+    assert s["brier"] == pytest.approx((0.04 + 0.09 + 0.16 + 0.64) / 4)
+    assert s["against"] == "P(first shown wins), per order, against the label"
