@@ -262,12 +262,10 @@ async def served_texts(base_url: str, model_name: str, prompts: Sequence[Sequenc
 
     from rm_gallery.client import OpenAIChatModel
 
-    model = OpenAIChatModel(model_name, base_url=base_url)
-    gate = asyncio.Semaphore(concurrency)
+    model = OpenAIChatModel(model_name, base_url=base_url, max_in_flight=concurrency)  # the client bounds requests
 
     async def one(messages: Sequence[Mapping[str, str]]) -> str:
-        async with gate:
-            return (await model.complete(list(messages), temperature=0.0, max_tokens=max_tokens)).text
+        return (await model.complete(list(messages), temperature=0.0, max_tokens=max_tokens)).text
 
     try:
         return list(await asyncio.gather(*(one(m) for m in prompts)))
