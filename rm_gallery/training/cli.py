@@ -47,6 +47,10 @@ def install(sub: Any) -> None:
                  "grpo_trainable_layers", "sft_steps", "grpo_max_completion"):
         default = getattr(j, name)
         r.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=f"default {default}")
+    r.add_argument("--prl-group-by-length", action=argparse.BooleanOptionalAction, default=j.prl_group_by_length,
+                   help="Pairwise-RL batches of similar-length pairs (less padding)")
+    r.add_argument("--prl-bf16", action=argparse.BooleanOptionalAction, default=j.prl_bf16,
+                   help="Pairwise-RL training pass under bfloat16 autocast (evaluation stays float32)")
     r.add_argument("--grpo-eval", default=j.grpo_eval, choices=GRPO_EVAL,
                    help="GRPO stage evaluation: 'served' (vLLM, fast) or 'in_process' (transformers generate)")
     s = p.add_argument_group("synthetic task (the tiny-model loop)")
@@ -142,7 +146,8 @@ def judge_loop_config(args: argparse.Namespace) -> Any:
         raise CLIError("the real-judge loop trains on labelled pairs: pass --rewardbench FILE and/or --rmbench DIR")
     knobs = {name: getattr(args, name) for name in ("prl_trainable_layers", "prl_epochs", "prl_batch_pairs",
                                                     "prl_learning_rate", "prl_zeta", "grpo_trainable_layers",
-                                                    "sft_steps", "grpo_max_completion", "grpo_eval")}
+                                                    "sft_steps", "grpo_max_completion", "grpo_eval",
+                                                    "prl_group_by_length", "prl_bf16")}
     return JudgeLoopConfig(
         out=args.out or j.out, model=args.model or j.model, rewardbench=tuple(args.rewardbench),
         rmbench=tuple(args.rmbench), transfer=tuple(args.transfer) if args.transfer is not None else j.transfer,

@@ -25,7 +25,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,12 @@ class JudgeLoopConfig:
     prl_batch_pairs: int = 8
     prl_learning_rate: float = 3e-4
     prl_zeta: float = 0.1
+    #: Pairwise-RL also trains on pairs up to this many prompt tokens, of train-side problems only (held-out and
+    #: transfer stay the pairs that fit ``max_prompt_tokens``; GRPO keeps the base train pairs). None = no more.
+    prl_max_train_prompt_tokens: int | None = None
+    #: Speed options (exact math per sequence / approximate bf16 matmuls on the training pass only).
+    prl_group_by_length: bool = False
+    prl_bf16: bool = False
     # GRPO (pairwise grader's parser as the reward). Sized for the 30-minute budget, not tuned on held-out data:
     # on 2 cores a format-SFT step (batch 8) takes ~19 s and a GRPO step (16 completions of ~400-token prompts,
     # top 6 layers) ~38 s, so 20 SFT + 32 GRPO steps. lr 2e-4 collapsed the policy to one letter within 10 steps
@@ -161,6 +167,22 @@ def prepare_split(cfg: JudgeLoopConfig, model_dir: Path, graders: Sequence[Any])
     return split
 
 
+def wider_train(cfg: JudgeLoopConfig, model_dir: Path, graders: Sequence[Any], split: Split, cap: int | None
+                ) -> list[PreferencePair]:
+    """The train pairs plus the pairs of ``max_prompt_tokens + 1 .. cap`` prompt tokens whose problem is on no
+    other side (:func:`~rm_gallery.training.splits.extend_train`); held-out and transfer are untouched."""
+    from rm_gallery.training.splits import extend_train, load_pairs
+
+    if not cap or cap <= cfg.max_prompt_tokens:
+        return list(split.train)
+    count = prompt_token_counter(model_dir, graders)
+    longer = [p for p in load_pairs(cfg.rewardbench, cfg.rmbench) if cfg.max_prompt_tokens < count(p) <= cap]
+    wider = replace(split, train=list(split.train))
+    added = extend_train(wider, longer)
+    _log(f"train: +{added} pairs of {cfg.max_prompt_tokens + 1}-{cap} prompt tokens (train-side problems only)")
+    return wider.train
+
+
 def _evaluate(judgments: list[PairJudgment], cfg: JudgeLoopConfig) -> dict[str, Any]:
     return summarize(judgments, n_boot=cfg.bootstrap, seed=cfg.seed)
 
@@ -209,12 +231,21 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
              f"CI {out['held_out']['ci'].get('accuracy')}")
 
     measure("untrained")
+    train = wider_train(cfg, model_dir, [grader], split, cfg.prl_max_train_prompt_tokens)
+    if cfg.limit_pairs is not None:
+        train = train[:len(split.train) + cfg.limit_pairs]
+    if len(train) > len(split.train):
+        from rm_gallery.training.splits import write_pairs
+
+        write_pairs(train, cfg.out / "data" / "train_pairwise_rl.jsonl")
+    result.split["pairwise_rl_train"] = len(train)
     t = time.perf_counter()
-    cached = judge.cache(split.train, log=_log)
+    cached = judge.cache(train, bf16=cfg.prl_bf16, log=_log)
     cache_seconds = time.perf_counter() - t
     _log(f"cached {len(cached)} training pairs in {cache_seconds:.0f}s")
     trained = train_yes_no(judge, cached, epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
                            learning_rate=cfg.prl_learning_rate, zeta=cfg.prl_zeta, seed=cfg.seed,
+                           group_by_length=cfg.prl_group_by_length, bf16=cfg.prl_bf16,
                            cache_seconds=cache_seconds, log=_log)
     result.seconds["pairwise_rl/cache_train"] = cache_seconds
     result.seconds["pairwise_rl/train"] = trained.train_seconds

@@ -111,6 +111,16 @@ def within_length(pairs: Sequence[PreferencePair], count_tokens: Callable[[Prefe
     return [p for p in pairs if count_tokens(p) <= max_tokens]
 
 
+def write_pairs(pairs: Iterable[PreferencePair], path: str | Path) -> Path:
+    """Pairs as RewardBench rows, one JSON object per line (what the loaders and ``bench pairs`` read)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for p in pairs:
+            f.write(json.dumps(p.to_row(), ensure_ascii=False) + "\n")
+    return path
+
+
 @dataclass
 class Split:
     """Train, held-out and transfer pairs; no group is on two sides, and transfer sources are never trained on."""
@@ -144,11 +154,7 @@ class Split:
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
         for name, part in (("train", self.train), ("held_out", self.held_out), ("transfer", self.transfer)):
-            path = folder / f"{name}.jsonl"
-            with open(path, "w", encoding="utf-8") as f:
-                for p in part:
-                    f.write(json.dumps(p.to_row(), ensure_ascii=False) + "\n")
-            paths[name] = path
+            paths[name] = write_pairs(part, folder / f"{name}.jsonl")
         info = {"seed": self.seed, "held_out_fraction": self.held_out_fraction,
                 "transfer_sources": list(self.transfer_sources), "counts": self.counts(),
                 "groups": {name: len({p.group for p in part}) for name, part in
@@ -198,6 +204,23 @@ def split_pairs(pairs: Sequence[PreferencePair], *, held_out_fraction: float = 0
                   transfer, seed, held_out_fraction, tuple(transfer_sources))
     split.check()
     return split
+
+
+def extend_train(split: Split, extra: Iterable[PreferencePair]) -> int:
+    """Add ``extra`` pairs to the train side when their problem group is on no other side; returns how many.
+
+    For training on pairs longer than the evaluation cap without touching held-out or transfer: a pair of a
+    held-out or transfer group is dropped (training on it would leak its problem), a pair of a train group or
+    of a group seen nowhere else joins train, as does nothing from a transfer source. The held-out and transfer
+    sides are unchanged, pair for pair.
+    """
+    closed = {p.group for p in (*split.held_out, *split.transfer)}
+    present = {p.id for p in split.train}
+    added = [p for p in extra if p.group not in closed and p.source not in split.transfer_sources
+             and p.id not in present]
+    split.train.extend(added)
+    split.check()
+    return len(added)
 
 
 def read_split(folder: str | Path) -> dict[str, list[PreferencePair]]:

@@ -26,6 +26,30 @@ from rm_gallery.training.splits import PreferencePair
 from rm_gallery.types import Label, Message, ParseFailure, Response, Sample
 
 
+def autocast_bf16(enabled: bool) -> Any:
+    """A CPU bfloat16 autocast context when ``enabled`` (matmuls in bf16, weights and optimizer state stay
+    float32), else a no-op."""
+    import contextlib
+
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def length_grouped_batches(lengths: Sequence[int], batch: int, rng: random.Random, *, window: int = 32
+                           ) -> list[list[int]]:
+    """One epoch of batches of indices: shuffled windows of ``window`` batches, each window sorted by length,
+    then the batches shuffled, so a batch pads to similar lengths (the "group by length" of Hugging Face's
+    Trainer). Every index appears exactly once."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch * window
+    order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda i: lengths[i])]
+    batches = [order[s:s + batch] for s in range(0, len(order), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
 def pair_sample(pair: PreferencePair) -> Sample:
     """The pair as a Sample with the chosen response first (label A); orders are chosen by ``render``."""
     return Sample(id=pair.id, messages=(Message(role="user", content=pair.prompt),),
@@ -64,15 +88,21 @@ class YesNoModel:
         prefix = FrozenPrefix(model, tokenizer, trainable_layers)
         return cls(prefix, torch.tensor(yes_ids), torch.tensor(no_ids), grader, Path(model_dir))
 
-    def cache(self, pairs: Sequence[PreferencePair], *, batch: int = 8, log: Callable[[str], None] | None = None
-              ) -> list[tuple[Any, Any]]:
-        """Bottom-layer states of both orders of every pair (chosen first, then chosen second), batched by length."""
+    def cache(self, pairs: Sequence[PreferencePair], *, batch: int = 8, bf16: bool = False,
+              log: Callable[[str], None] | None = None) -> list[tuple[Any, Any]]:
+        """Bottom-layer states of both orders of every pair (chosen first, then chosen second), batched by length.
+
+        ``bf16=True`` runs the frozen layers under bfloat16 autocast (about 1.5x faster on a CPU with AVX512-BF16;
+        the states are approximate): meant for *training* pairs only. Evaluation caches stay float32, so in-process
+        probabilities keep matching a served float32 model.
+        """
         ids = [self.prefix.encode(self.grader.render(pair_sample(pair), order))
                for pair in pairs for order in ((0, 1), (1, 0))]
         out: list[Any] = []
         step = 64 * batch  # report progress every few hundred sequences
         for start in range(0, len(ids), step):
-            out.extend(self.prefix.bottom_many(ids[start:start + step], batch=batch))
+            with autocast_bf16(bf16):
+                out.extend(self.prefix.bottom_many(ids[start:start + step], batch=batch))
             if log:
                 log(f"cached {min(start + step, len(ids))}/{len(ids)} prompts")
         return [(out[2 * i], out[2 * i + 1]) for i in range(len(pairs))]
@@ -153,12 +183,14 @@ class YesNoTrainResult:
 
 def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]], *, epochs: float = 1.0,
                  batch_pairs: int = 8, learning_rate: float = 1e-4, zeta: float = 0.1, warmup: float = 0.05,
-                 seed: int = 0, cache_seconds: float = 0.0, log_every: int = 10,
-                 log: Callable[[str], None] | None = None) -> YesNoTrainResult:
+                 seed: int = 0, cache_seconds: float = 0.0, log_every: int = 10, group_by_length: bool = False,
+                 bf16: bool = False, log: Callable[[str], None] | None = None) -> YesNoTrainResult:
     """Pairwise-RL training on cached pairs (chosen first in ``ab``): CE over both orders + zeta x consistency.
 
     AdamW on the trainable layers, linear warmup then linear decay to 0; batches of ``batch_pairs`` pairs, both
-    orders of each pair in the same batch (the consistency term needs both).
+    orders of each pair in the same batch (the consistency term needs both). Two speed options, off by default:
+    ``group_by_length`` batches pairs of similar length (less padding: :func:`length_grouped_batches`) and
+    ``bf16`` runs the forward under bfloat16 autocast (:func:`autocast_bf16`).
     """
     import torch
 
@@ -173,17 +205,26 @@ def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]], *, epochs
     warm = max(1, round(total * warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    order: list[int] = []
+    lengths = [max(ab.shape[1], ba.shape[1]) for ab, ba in cached]
+    order: list[int] = []  # shuffled stream of pair indices (the published runs' sampling)
+    pending: list[list[int]] = []  # an epoch of length-grouped batches
     history = []
     started = time.perf_counter()
     for step in range(total):
-        if len(order) < batch_pairs:
-            fresh = list(range(len(cached)))
-            rng.shuffle(fresh)
-            order.extend(fresh)
-        batch, order = order[:batch_pairs], order[batch_pairs:]
-        y, n = judge.yes_no_logits([h for i in batch for h in cached[i]])
-        loss, parts = pairwise_rl_loss(y[0::2], n[0::2], y[1::2], n[1::2], torch.ones(len(batch)), zeta)
+        if group_by_length:
+            if not pending:
+                pending = length_grouped_batches(lengths, batch_pairs, rng)
+            batch = pending.pop(0)
+        else:
+            if len(order) < batch_pairs:
+                fresh = list(range(len(cached)))
+                rng.shuffle(fresh)
+                order.extend(fresh)
+            batch, order = order[:batch_pairs], order[batch_pairs:]
+        with autocast_bf16(bf16):
+            y, n = judge.yes_no_logits([h for i in batch for h in cached[i]])
+        loss, parts = pairwise_rl_loss(y[0::2].float(), n[0::2].float(), y[1::2].float(), n[1::2].float(),
+                                       torch.ones(len(batch)), zeta)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -69,3 +69,21 @@ def test_verdict_answers_are_read_per_order_by_the_graders_parser():
     first, second = _judgments_from_texts(pairs, grader, texts)
     assert dict(first.orders) == {"ab": "A", "ba": "A"}
     assert dict(second.orders) == {"ab": None, "ba": "tie"}       # the final verdict is unreadable: no verdict
+
+
+def test_a_longer_training_cap_adds_train_pairs_and_leaves_held_out_and_transfer_alone(tiny_model_dir, tmp_path):
+    from rm_gallery.graders import create_grader
+    from rm_gallery.training.judge_loop import JudgeLoopConfig, prepare_split, wider_train
+
+    if not REWARDBENCH.exists():
+        skip_or_fail(f"shared data not found under {SHARED_DATA}")
+    graders = [create_grader("win_probability", model=None)]
+    cfg = JudgeLoopConfig(out=tmp_path, rewardbench=(str(REWARDBENCH),), rmbench=(str(SHARED_DATA / "rm-bench"),),
+                          max_prompt_tokens=600)
+    split = prepare_split(cfg, tiny_model_dir, graders)
+    held, transfer, train = list(split.held_out), list(split.transfer), list(split.train)
+    assert wider_train(cfg, tiny_model_dir, graders, split, None) == train          # off by default
+    wide = wider_train(cfg, tiny_model_dir, graders, split, 900)
+    assert (split.held_out, split.transfer, split.train) == (held, transfer, train)  # the split is not modified
+    assert wide[:len(train)] == train and len(wide) > len(train)
+    assert not {p.group for p in wide} & {p.group for p in held + transfer}

@@ -135,6 +135,12 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
                                                                             ("pairwise_rl",), 2.0)
     assert real.grpo_beta == 0.05 and real.grpo_steps == JudgeLoopConfig().grpo_steps
     assert real.grpo_eval == "in_process"
+    assert (real.prl_bf16, real.prl_group_by_length) == (JudgeLoopConfig().prl_bf16,
+                                                         JudgeLoopConfig().prl_group_by_length)
+    for flag, want in (("--prl-bf16", True), ("--no-prl-bf16", False)):
+        args = build_parser().parse_args(["train-loop", "--rewardbench", "rb.jsonl", flag,
+                                          "--" + ("" if want else "no-") + "prl-group-by-length"])
+        assert (judge_loop_config(args).prl_bf16, judge_loop_config(args).prl_group_by_length) == (want, want)
     assert real.transfer == JudgeLoopConfig().transfer
     with pytest.raises(CLIError, match="--rewardbench"):
         judge_loop_config(build_parser().parse_args(["train-loop", "--model", "smollm2"]))

@@ -10,6 +10,7 @@ import pytest
 from rm_gallery.training.splits import (
     PreferencePair,
     Split,
+    extend_train,
     load_pairs,
     problem_group,
     read_split,
@@ -92,3 +93,19 @@ def test_written_split_reads_back_and_as_benchmark_rows(shared_pairs, tmp_path):
 def test_within_length_uses_the_given_counter():
     pairs = [PreferencePair(str(i), "q" * i, "c", "r", "s", f"g{i}") for i in range(5)]
     assert [p.id for p in within_length(pairs, lambda p: len(p.prompt), 2)] == ["0", "1", "2"]
+
+
+def test_extend_train_adds_longer_pairs_of_train_problems_only_and_leaves_evaluation_untouched(shared_pairs):
+    short = [p for p in shared_pairs if len(p.prompt) + len(p.chosen) + len(p.rejected) <= 1500]
+    long = [p for p in shared_pairs if len(p.prompt) + len(p.chosen) + len(p.rejected) > 1500]
+    split = split_pairs(short, held_out_fraction=0.3, seed=0, transfer_sources=["rmbench-chat"])
+    held, transfer, train_ids = list(split.held_out), list(split.transfer), {p.id for p in split.train}
+    closed = {p.group for p in held + transfer}
+    added = extend_train(split, long)
+    assert split.held_out == held and split.transfer == transfer                 # evaluation pair for pair
+    new = [p for p in split.train if p.id not in train_ids]
+    assert len(new) == added > 0
+    assert not any(p.group in closed or p.source == "rmbench-chat" for p in new)  # no held-out/transfer problem
+    # a long pair of a held-out problem exists and was dropped, not trained on
+    assert any(p.group in closed for p in long if p.source != "rmbench-chat")
+    assert extend_train(split, long) == 0                                         # idempotent

@@ -109,3 +109,46 @@ def test_served_read_is_the_graders_parser_on_the_top_k_answer_tokens(tiny_model
     full_ab, _ = judge.probabilities(cached)
     assert all(isinstance(p, float) for p in full_ab)                # the all-token read always has both sides
     assert judge.served_probabilities(cached) == judge.probabilities(cached, top_logprobs=20)
+
+
+def test_length_grouped_batches_cover_every_pair_once_with_less_padding():
+    import random
+
+    from rm_gallery.training.yes_no_judge import length_grouped_batches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(50, 400) for _ in range(203)]
+    batches = length_grouped_batches(lengths, 8, random.Random(1), window=4)
+    assert sorted(i for b in batches for i in b) == list(range(203))       # every pair exactly once
+    assert all(len(b) <= 8 for b in batches) and sum(len(b) < 8 for b in batches) <= 1
+
+    def padded_tokens(bs):
+        return sum(len(b) * max(lengths[i] for i in b) for b in bs)
+
+    shuffled = list(range(203))
+    random.Random(1).shuffle(shuffled)
+    plain = [shuffled[s:s + 8] for s in range(0, 203, 8)]
+    assert padded_tokens(batches) < 0.8 * padded_tokens(plain)             # the point of grouping
+    assert batches == length_grouped_batches(lengths, 8, random.Random(1), window=4)   # seeded
+    assert batches != length_grouped_batches(lengths, 8, random.Random(2), window=4)
+
+
+def test_speed_options_still_learn_and_keep_evaluation_in_float32(tiny_model_dir):
+    import torch
+
+    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no
+
+    grader = create_grader("win_probability", model=None)
+    judge = YesNoModel.load(tiny_model_dir, grader, trainable_layers=1, threads=1)
+    exact = judge.cache(_pairs(4))
+    approx = judge.cache(_pairs(4), bf16=True)
+    assert exact[0][0].dtype == torch.float32
+    assert not torch.equal(exact[0][0], approx[0][0])                      # bf16 matmuls really ran
+    assert torch.allclose(exact[0][0], approx[0][0].float(), atol=0.1, rtol=0.1)
+    result = train_yes_no(judge, approx, epochs=20, batch_pairs=2, learning_rate=1e-2, zeta=0.1, seed=0,
+                          group_by_length=True, bf16=True)
+    losses = [h["loss"] for h in result.history]
+    assert result.steps == 40 and losses[-1] < 0.7 * losses[0]
+    p_ab, p_ba = judge.probabilities(exact)                                # evaluated in float32
+    assert min(p_ab) > 0.5 > max(p_ba)
+    assert all(p.dtype == torch.float32 for p in judge.prefix.trainable_parameters())
