@@ -47,6 +47,9 @@ def install(sub: Any) -> None:
                  "grpo_trainable_layers", "sft_steps", "grpo_max_completion"):
         default = getattr(j, name)
         r.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=f"default {default}")
+    r.add_argument("--prl-max-train-prompt-tokens", type=int, default=j.prl_max_train_prompt_tokens,
+                   help="Pairwise-RL also trains on longer pairs of train-side problems, up to this many prompt "
+                        f"tokens (held-out unchanged; default {j.prl_max_train_prompt_tokens})")
     r.add_argument("--prl-group-by-length", action=argparse.BooleanOptionalAction, default=j.prl_group_by_length,
                    help="Pairwise-RL batches of similar-length pairs (less padding)")
     r.add_argument("--prl-bf16", action=argparse.BooleanOptionalAction, default=j.prl_bf16,
@@ -147,7 +150,8 @@ def judge_loop_config(args: argparse.Namespace) -> Any:
     knobs = {name: getattr(args, name) for name in ("prl_trainable_layers", "prl_epochs", "prl_batch_pairs",
                                                     "prl_learning_rate", "prl_zeta", "grpo_trainable_layers",
                                                     "sft_steps", "grpo_max_completion", "grpo_eval",
-                                                    "prl_group_by_length", "prl_bf16")}
+                                                    "prl_group_by_length", "prl_bf16",
+                                                    "prl_max_train_prompt_tokens")}
     return JudgeLoopConfig(
         out=args.out or j.out, model=args.model or j.model, rewardbench=tuple(args.rewardbench),
         rmbench=tuple(args.rmbench), transfer=tuple(args.transfer) if args.transfer is not None else j.transfer,

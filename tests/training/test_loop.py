@@ -141,6 +141,9 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
         args = build_parser().parse_args(["train-loop", "--rewardbench", "rb.jsonl", flag,
                                           "--" + ("" if want else "no-") + "prl-group-by-length"])
         assert (judge_loop_config(args).prl_bf16, judge_loop_config(args).prl_group_by_length) == (want, want)
+    args = build_parser().parse_args(["train-loop", "--rewardbench", "rb.jsonl",
+                                      "--prl-max-train-prompt-tokens", "640"])
+    assert judge_loop_config(args).prl_max_train_prompt_tokens == 640
     assert real.transfer == JudgeLoopConfig().transfer
     with pytest.raises(CLIError, match="--rewardbench"):
         judge_loop_config(build_parser().parse_args(["train-loop", "--model", "smollm2"]))
