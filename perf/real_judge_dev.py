@@ -87,7 +87,7 @@ def main() -> None:
     ids, sources = [q.id for q in dev], [q.source for q in dev]
 
     rows: dict = {}
-    judges: dict[int, tuple] = {}  # layers -> (judge, initial trainable weights, dev cache, {bf16: train cache})
+    judges: dict[int, tuple] = {}  # layers -> (judge, initial weights, dev cache, {(bf16, cap): train cache})
     for name in names:
         s = SETTINGS[name]
         if s.layers not in judges:
