@@ -13,7 +13,7 @@ from typing import Any
 
 def install(sub: Any) -> None:
     """Add the training subcommands to the ``rm-gallery`` parser."""
-    from rm_gallery.training.judge_loop import GRPO_EVAL, RECIPES, JudgeLoopConfig
+    from rm_gallery.training.judge_loop import GRPO_EVAL, RECIPES, SFT_LETTERS, JudgeLoopConfig
     from rm_gallery.training.loop import SFT_VERDICTS, LoopConfig
 
     d, j = LoopConfig(), JudgeLoopConfig()
@@ -54,6 +54,11 @@ def install(sub: Any) -> None:
                    help="Pairwise-RL batches of similar-length pairs (less padding)")
     r.add_argument("--prl-bf16", action=argparse.BooleanOptionalAction, default=j.prl_bf16,
                    help="Pairwise-RL training pass under bfloat16 autocast (evaluation stays float32)")
+    r.add_argument("--grpo-sft-letters", default=j.grpo_sft_letters, choices=SFT_LETTERS,
+                   help="format-SFT verdicts before GRPO: 'pair' = one letter per pair, half A; 'both' = every "
+                        "prompt answered once A and once B (keeps each prompt's letter at 50/50 for GRPO to explore)")
+    r.add_argument("--grpo-bf16", action=argparse.BooleanOptionalAction, default=j.grpo_bf16,
+                   help="format SFT and GRPO under TRL's bf16 mode on CPU (autocast on the training pass)")
     r.add_argument("--grpo-eval", default=j.grpo_eval, choices=GRPO_EVAL,
                    help="GRPO stage evaluation: 'served' (vLLM, fast) or 'in_process' (transformers generate)")
     s = p.add_argument_group("synthetic task (the tiny-model loop)")
@@ -150,7 +155,8 @@ def judge_loop_config(args: argparse.Namespace) -> Any:
     knobs = {name: getattr(args, name) for name in ("prl_trainable_layers", "prl_epochs", "prl_batch_pairs",
                                                     "prl_learning_rate", "prl_zeta", "grpo_trainable_layers",
                                                     "sft_steps", "grpo_max_completion", "grpo_eval",
-                                                    "prl_group_by_length", "prl_bf16",
+                                                    "prl_group_by_length", "prl_bf16", "grpo_sft_letters",
+                                                    "grpo_bf16",
                                                     "prl_max_train_prompt_tokens")}
     return JudgeLoopConfig(
         out=args.out or j.out, model=args.model or j.model, rewardbench=tuple(args.rewardbench),

@@ -70,6 +70,22 @@ def sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, verdicts: Sequ
             for r, w in zip(grpo_rows, winners, strict=True)]
 
 
+def both_letter_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, n: int, *, seed: int = 0
+                     ) -> list[dict[str, Any]]:
+    """``n`` format-SFT rows where every prompt appears twice, once answered "A" and once "B" (seeded sample).
+
+    The loss on the verdict letter is then minimised at an even A/B split *for every prompt*, so SFT teaches the
+    output format and leaves the judge at maximum letter entropy: GRPO's sampled groups start mixed (with 4
+    samples at 50/50, 1 group in 8 has no reward variance). :func:`format_verdicts` balances letters across
+    pairs only; on SmolLM2 its 20-step SFT left p(A) at 0.82 for every prompt, so greedy answers were all "A".
+    """
+    if n % 2:
+        raise ValueError(f"both_letter_rows needs an even number of rows (each prompt twice), got {n}")
+    picked = random.Random(seed).sample(range(len(grpo_rows)), min(n // 2, len(grpo_rows)))
+    rows = [grpo_rows[i] for i in picked]
+    return [row for r in rows for row in sft_rows([r, r], grader, ["A", "B"])]
+
+
 def _dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
     from datasets import Dataset
 
@@ -136,16 +152,17 @@ def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResu
 
 def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
               epochs: float = 1.0, batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0,
-              max_steps: int = -1, trainable_layers: int | None = None) -> TrainResult:
+              max_steps: int = -1, trainable_layers: int | None = None, bf16: bool = False) -> TrainResult:
     """Supervised fine-tuning on prompt/completion rows (loss on the completion only), CPU, fp32.
 
     ``trainable_layers=k`` trains only the top k layers and the final norm (see :func:`freeze_below`).
+    ``bf16=True`` runs the training pass under CPU bfloat16 autocast (weights and optimizer stay float32).
     """
     _quiet()
     from trl import SFTConfig, SFTTrainer
 
     out = Path(output_dir)
-    args = SFTConfig(output_dir=str(out), use_cpu=True, bf16=False, per_device_train_batch_size=batch_size,
+    args = SFTConfig(output_dir=str(out), use_cpu=True, bf16=bf16, per_device_train_batch_size=batch_size,
                      num_train_epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                      lr_scheduler_type="cosine", warmup_steps=10, seed=seed, logging_steps=10,
                      save_strategy="no", report_to=[], completion_only_loss=True, disable_tqdm=True,
@@ -178,20 +195,21 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                batch_size: int = 8, learning_rate: float = 5e-5, max_completion_length: int = 8,
                temperature: float = 1.0, beta: float = 0.0, seed: int = 0, shuffle: bool = True,
                logging_steps: int = 10, gradient_checkpointing: bool = False, trainable_layers: int | None = None,
-               **config: Any) -> TrainResult:
+               bf16: bool = False, **config: Any) -> TrainResult:
     """GRPO with TRL on CPU (``use_cpu=True, bf16=False``); ``rows`` carry ``prompt`` plus label columns.
 
     ``batch_size`` counts completions (``batch_size / num_generations`` prompts per step); ``shuffle=False``
     keeps the rows' order (see :func:`paired_rows`). Gradient checkpointing, on by default in TRL, is off:
     it only costs time on a model this small. ``trainable_layers=k`` trains only the top k layers and the
-    final norm (the rest frozen, see :func:`freeze_below`), which cuts the backward pass on CPU. Other
-    ``GRPOConfig`` fields pass through ``config``.
+    final norm (the rest frozen, see :func:`freeze_below`), which cuts the backward pass on CPU. ``bf16=True``
+    is TRL's bf16 mode on CPU (autocast on the training pass). Other ``GRPOConfig`` fields pass through
+    ``config``.
     """
     _quiet()
     from trl import GRPOConfig, GRPOTrainer
 
     out = Path(output_dir)
-    args = GRPOConfig(output_dir=str(out), use_cpu=True, bf16=False, num_generations=num_generations,
+    args = GRPOConfig(output_dir=str(out), use_cpu=True, bf16=bf16, num_generations=num_generations,
                       per_device_train_batch_size=batch_size, max_completion_length=max_completion_length,
                       max_steps=max_steps, learning_rate=learning_rate, temperature=temperature, beta=beta,
                       seed=seed, shuffle_dataset=shuffle, logging_steps=logging_steps, save_strategy="no",

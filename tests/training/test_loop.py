@@ -14,7 +14,7 @@ from rm_gallery.training.data import grpo_rows
 from rm_gallery.training.judgments import read_judgment
 from rm_gallery.training.loop import LoopConfig, grade_held_out, prepare_data, register_served_grader
 from rm_gallery.training.synthetic import synthetic_records, synthetic_samples
-from rm_gallery.training.trainers import format_verdicts, paired_rows, sft_rows
+from rm_gallery.training.trainers import both_letter_rows, format_verdicts, paired_rows, sft_rows
 from rm_gallery.training.verl_rewards import training_grader
 
 
@@ -75,6 +75,24 @@ def test_sft_rows_write_the_given_verdicts_in_the_graders_format(rows):
         assert sft[0]["prompt"] == rows[0]["prompt"]
     with pytest.raises(ValueError, match="verdicts for"):
         sft_rows(rows, grader, verdicts[:-1])
+
+
+def test_both_letter_rows_answer_every_prompt_once_a_and_once_b(rows):
+    grader = training_grader("pairwise")
+    sft = both_letter_rows(rows, grader, 30, seed=5)
+    assert len(sft) == 30
+    letters: dict[str, list[str]] = {}
+    for s in sft:
+        verdict = read_judgment(grader, s["completion"][0]["content"]).predicted
+        letters.setdefault(json.dumps(s["prompt"]), []).append(verdict)
+    # every prompt answered A as often as B: the targets carry no label information
+    assert all(v.count("A") == v.count("B") for v in letters.values())
+    assert [(s["prompt"], s["completion"][0]["content"][-14]) for s in sft[:4]] == [
+        (sft[0]["prompt"], "A"), (sft[0]["prompt"], "B"), (sft[2]["prompt"], "A"), (sft[2]["prompt"], "B")]
+    assert both_letter_rows(rows, grader, 30, seed=5) == sft != both_letter_rows(rows, grader, 30, seed=6)
+    assert len(both_letter_rows(rows, grader, 1000)) == 2 * len(rows)   # at most every prompt, twice
+    with pytest.raises(ValueError, match="even"):
+        both_letter_rows(rows, grader, 7)
 
 
 def test_paired_rows_keep_both_orders_of_a_pair_in_one_batch(rows):
@@ -144,6 +162,13 @@ def test_cli_installs_train_loop_and_convert(tmp_path, capsys):
     args = build_parser().parse_args(["train-loop", "--rewardbench", "rb.jsonl",
                                       "--prl-max-train-prompt-tokens", "640"])
     assert judge_loop_config(args).prl_max_train_prompt_tokens == 640
+    args = build_parser().parse_args(["train-loop", "--rewardbench", "rb.jsonl", "--grpo-sft-letters", "both",
+                                      "--grpo-bf16"])
+    assert (judge_loop_config(args).grpo_sft_letters, judge_loop_config(args).grpo_bf16) == ("both", True)
+    assert (real.grpo_sft_letters, real.grpo_bf16) == (JudgeLoopConfig().grpo_sft_letters,
+                                                       JudgeLoopConfig().grpo_bf16)
+    with pytest.raises(ValueError, match="grpo_sft_letters"):
+        JudgeLoopConfig(grpo_sft_letters="label")
     assert real.transfer == JudgeLoopConfig().transfer
     with pytest.raises(CLIError, match="--rewardbench"):
         judge_loop_config(build_parser().parse_args(["train-loop", "--model", "smollm2"]))
