@@ -333,14 +333,7 @@ def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeL
     """Format SFT then GRPO with the pairwise grader's reward; held-out accuracy at each stage."""
     from rm_gallery.graders.registry import create_grader
     from rm_gallery.training.data import grpo_rows
-    from rm_gallery.training.trainers import (
-        both_letter_rows,
-        format_verdicts,
-        paired_rows,
-        sft_rows,
-        train_grpo,
-        train_sft,
-    )
+    from rm_gallery.training.trainers import format_sft_rows, paired_rows, train_grpo, train_sft
     from rm_gallery.training.trl_rewards import PairwiseReward
     from rm_gallery.training.yes_no_judge import pair_sample
 
@@ -366,10 +359,8 @@ def run_grpo(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeL
     measure("untrained", model_dir)
     rows = grpo_rows([pair_sample(p) for p in split.train], grader)
     sft_batch = 8
-    if cfg.grpo_sft_letters == "both":
-        format_rows = both_letter_rows(rows, grader, cfg.sft_steps * sft_batch, seed=cfg.seed)
-    else:
-        format_rows = sft_rows(rows, grader, format_verdicts(rows, seed=cfg.seed))
+    format_rows = format_sft_rows(rows, grader, cfg.grpo_sft_letters, steps=cfg.sft_steps, batch_size=sft_batch,
+                                  seed=cfg.seed)
     sft_out = cfg.out / "grpo" / "sft"
     sft = train_sft(model_dir, format_rows, sft_out, batch_size=sft_batch, learning_rate=cfg.sft_learning_rate,
                     seed=cfg.seed, max_steps=cfg.sft_steps, trainable_layers=cfg.grpo_trainable_layers,

@@ -86,6 +86,17 @@ def both_letter_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, n: int
     return [row for r in rows for row in sft_rows([r, r], grader, ["A", "B"])]
 
 
+def format_sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, letters: str, *, steps: int,
+                    batch_size: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The format-SFT rows before GRPO: ``letters="pair"`` (:func:`format_verdicts`, every row) or ``"both"``
+    (:func:`both_letter_rows`, ``steps * batch_size`` rows). Neither carries label information."""
+    if letters == "both":
+        return both_letter_rows(grpo_rows, grader, steps * batch_size, seed=seed)
+    if letters == "pair":
+        return sft_rows(grpo_rows, grader, format_verdicts(grpo_rows, seed=seed))
+    raise ValueError(f"letters must be 'pair' or 'both', got {letters!r}")
+
+
 def _dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
     from datasets import Dataset
 

@@ -14,7 +14,7 @@ from rm_gallery.training.data import grpo_rows
 from rm_gallery.training.judgments import read_judgment
 from rm_gallery.training.loop import LoopConfig, grade_held_out, prepare_data, register_served_grader
 from rm_gallery.training.synthetic import synthetic_records, synthetic_samples
-from rm_gallery.training.trainers import both_letter_rows, format_verdicts, paired_rows, sft_rows
+from rm_gallery.training.trainers import both_letter_rows, format_sft_rows, format_verdicts, paired_rows, sft_rows
 from rm_gallery.training.verl_rewards import training_grader
 
 
@@ -93,6 +93,12 @@ def test_both_letter_rows_answer_every_prompt_once_a_and_once_b(rows):
     assert len(both_letter_rows(rows, grader, 1000)) == 2 * len(rows)   # at most every prompt, twice
     with pytest.raises(ValueError, match="even"):
         both_letter_rows(rows, grader, 7)
+    # the loop's switch between the two format-SFT targets
+    assert format_sft_rows(rows, grader, "both", steps=3, batch_size=4, seed=5) == both_letter_rows(rows, grader, 12,
+                                                                                                      seed=5)
+    assert format_sft_rows(rows, grader, "pair", steps=3, batch_size=4) == sft_rows(rows, grader, format_verdicts(rows))
+    with pytest.raises(ValueError, match="letters"):
+        format_sft_rows(rows, grader, "label", steps=3, batch_size=4)
 
 
 def test_paired_rows_keep_both_orders_of_a_pair_in_one_batch(rows):
