@@ -56,7 +56,7 @@ def install(sub: Any) -> None:
                    help="Pairwise-RL training pass under bfloat16 autocast (evaluation stays float32)")
     r.add_argument("--grpo-sft-letters", default=j.grpo_sft_letters, choices=SFT_LETTERS,
                    help="format-SFT verdicts before GRPO: 'pair' = one letter per pair, half A; 'both' = every "
-                        "prompt answered once A and once B (keeps each prompt's letter at 50/50 for GRPO to explore)")
+                        "prompt answered once A and once B (pulls each prompt's letter to 50/50 for GRPO)")
     r.add_argument("--grpo-bf16", action=argparse.BooleanOptionalAction, default=j.grpo_bf16,
                    help="format SFT and GRPO under TRL's bf16 mode on CPU (autocast on the training pass)")
     r.add_argument("--grpo-eval", default=j.grpo_eval, choices=GRPO_EVAL,

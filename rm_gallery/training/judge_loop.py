@@ -32,12 +32,10 @@ from typing import Any
 from rm_gallery.training.data import check_paired_batch
 from rm_gallery.training.heldout import PairJudgment, from_probabilities, from_winners, paired_gain, summarize
 from rm_gallery.training.splits import PreferencePair, Split
+from rm_gallery.training.trainers import SFT_LETTERS
 
 RECIPES = ("pairwise_rl", "grpo")
 GRPO_EVAL = ("served", "in_process")
-#: Format-SFT targets before GRPO: "pair" = one letter per pair, half the pairs A (trainers.format_verdicts);
-#: "both" = every prompt answered once A and once B (trainers.both_letter_rows). Neither carries the label.
-SFT_LETTERS = ("pair", "both")
 
 
 @dataclass
@@ -87,6 +85,7 @@ class JudgeLoopConfig:
     grpo_beta: float = 0.0
     grpo_temperature: float = 1.0
     grpo_max_completion: int = 12
+    #: Format-SFT targets: "pair" = one letter per pair, half A; "both" = every prompt once A, once B.
     grpo_sft_letters: str = "pair"
     #: TRL's bf16 mode on CPU for the format SFT and GRPO (autocast on the training pass; ~1.4x per step here).
     grpo_bf16: bool = False

@@ -70,14 +70,19 @@ def sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, verdicts: Sequ
             for r, w in zip(grpo_rows, winners, strict=True)]
 
 
+#: Format-SFT targets before GRPO (:func:`format_sft_rows`); neither carries the label.
+SFT_LETTERS = ("pair", "both")
+
+
 def both_letter_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, n: int, *, seed: int = 0
                      ) -> list[dict[str, Any]]:
     """``n`` format-SFT rows where every prompt appears twice, once answered "A" and once "B" (seeded sample).
 
     The loss on the verdict letter is then minimised at an even A/B split *for every prompt*, so SFT teaches the
-    output format and leaves the judge at maximum letter entropy: GRPO's sampled groups start mixed (with 4
-    samples at 50/50, 1 group in 8 has no reward variance). :func:`format_verdicts` balances letters across
-    pairs only; on SmolLM2 its 20-step SFT left p(A) at 0.82 for every prompt, so greedy answers were all "A".
+    format while pulling each prompt's letter towards 50/50, where GRPO's sampled groups are most often mixed.
+    :func:`format_verdicts` balances letters across pairs only. Measured on SmolLM2 (20 steps): P(A | letter)
+    0.82 on every prompt with :func:`format_verdicts`, 0.72 with this (the base model's habit is 0.71), so it
+    keeps the letter mixed but does not remove the habit (``perf/real_judge_grpo_dev.py``).
     """
     if n % 2:
         raise ValueError(f"both_letter_rows needs an even number of rows (each prompt twice), got {n}")
@@ -94,7 +99,7 @@ def format_sft_rows(grpo_rows: Sequence[Mapping[str, Any]], grader: Any, letters
         return both_letter_rows(grpo_rows, grader, steps * batch_size, seed=seed)
     if letters == "pair":
         return sft_rows(grpo_rows, grader, format_verdicts(grpo_rows, seed=seed))
-    raise ValueError(f"letters must be 'pair' or 'both', got {letters!r}")
+    raise ValueError(f"letters must be one of {', '.join(SFT_LETTERS)}, got {letters!r}")
 
 
 def _dataset(rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -164,7 +169,7 @@ def _train_and_save(trainer: Any, model_dir: str | Path, out: Path) -> TrainResu
 def train_sft(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
               epochs: float = 1.0, batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0,
               max_steps: int = -1, trainable_layers: int | None = None, bf16: bool = False) -> TrainResult:
-    """Supervised fine-tuning on prompt/completion rows (loss on the completion only), CPU, fp32.
+    """Supervised fine-tuning on prompt/completion rows (loss on the completion only), CPU.
 
     ``trainable_layers=k`` trains only the top k layers and the final norm (see :func:`freeze_below`).
     ``bf16=True`` runs the training pass under CPU bfloat16 autocast (weights and optimizer stay float32).
@@ -207,7 +212,7 @@ def train_grpo(model_dir: str | Path, rows: Sequence[Mapping[str, Any]], output_
                temperature: float = 1.0, beta: float = 0.0, seed: int = 0, shuffle: bool = True,
                logging_steps: int = 10, gradient_checkpointing: bool = False, trainable_layers: int | None = None,
                bf16: bool = False, **config: Any) -> TrainResult:
-    """GRPO with TRL on CPU (``use_cpu=True, bf16=False``); ``rows`` carry ``prompt`` plus label columns.
+    """GRPO with TRL on CPU (``use_cpu=True``); ``rows`` carry ``prompt`` plus label columns.
 
     ``batch_size`` counts completions (``batch_size / num_generations`` prompts per step); ``shuffle=False``
     keeps the rows' order (see :func:`paired_rows`). Gradient checkpointing, on by default in TRL, is off:

@@ -81,6 +81,40 @@ def test_sft_teaches_the_verdict_format(tiny, rows, tmp_path):
 
 
 @pytest.mark.slow
+def test_bf16_reaches_the_trainers_and_still_trains(tiny, rows, tmp_path):
+    """``bf16=True`` is TRL's CPU autocast: from the same seed it must change the update (else the flag did not
+    reach the trainer) and still move the weights, for SFT and for GRPO."""
+    import torch
+
+    from rm_gallery.training.trainers import sft_rows, train_grpo, train_sft
+    from rm_gallery.training.trl_rewards import PairwiseReward
+    from rm_gallery.training.verl_rewards import training_grader
+
+    grader = training_grader("pairwise")
+
+    def variety(prompts, completions, **kwargs):
+        return [float(len(c[0]["content"]) % 3) for c in completions]
+
+    base = _weights(tiny)
+    for stage in ("sft", "grpo"):
+        runs = {}
+        for bf16 in (False, True):
+            out = tmp_path / f"{stage}_{bf16}"
+            if stage == "sft":
+                result = train_sft(tiny, sft_rows(rows, grader), out, max_steps=2, batch_size=4, learning_rate=1e-2,
+                                   bf16=bf16)
+            else:
+                result = train_grpo(tiny, rows, out, [PairwiseReward(grader), variety], max_steps=2,
+                                    num_generations=2, batch_size=4, learning_rate=1e-2, max_completion_length=6,
+                                    shuffle=False, bf16=bf16)
+            runs[bf16] = _weights(result.output_dir)
+        for weights in runs.values():
+            assert any(not torch.equal(base[k], weights[k]) for k in base), f"{stage} did not train"
+            assert all(w.dtype == base[k].dtype for k, w in weights.items())      # saved weights stay float32
+        assert any(not torch.equal(runs[False][k], runs[True][k]) for k in base), f"{stage}: bf16 changed nothing"
+
+
+@pytest.mark.slow
 def test_par_reward_in_a_real_grpo_trainer_sees_both_halves_of_every_pair(tiny, tmp_path):
     """PaTaRM's PAR through TRL: rows from par_rows in PairPreservingSampler order, unshuffled, so every
     generation batch holds a pair's chosen and rejected prompts and each completion gets a paired reward."""
