@@ -31,6 +31,7 @@ from rm_gallery.graders.pairwise_variants import (
     MultiAspectPairwiseGrader,
     parse_aspects,
     parse_confidence,
+    parse_confident_preference,
 )
 from rm_gallery.graders.reasoning import ReasoningJudgeGrader, parse_bracket_verdict
 from rm_gallery.graders.registry import (
@@ -78,6 +79,7 @@ __all__ = [
     "parse_aspects",
     "parse_bracket_verdict",
     "parse_confidence",
+    "parse_confident_preference",
     "parse_four_way",
     "parse_preference",
     "parse_relevance",

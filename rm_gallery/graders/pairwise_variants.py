@@ -78,6 +78,30 @@ def parse_confidence(text: str) -> float | ParseFailure:
     return v if 0.0 <= v <= 1.0 else bad
 
 
+@dataclass(frozen=True)
+class ConfidentPreference:
+    """The confidence grader's verdict: the winner and the judge's stated confidence in it."""
+
+    winner: Winner
+    confidence: float
+
+
+def parse_confident_preference(text: str) -> ConfidentPreference | ParseFailure:
+    """The final ``<preference>`` and the final ``<confidence>``, both required; never raises.
+
+    The confidence grader's one parser, read by its ``grade`` and by training rewards alike: a reply without a
+    readable confidence fails the format the template asks for, so it is a parse error in evaluation and earns
+    no reward in training (its reason starts "confidence: ").
+    """
+    winner = parse_preference(text)
+    if isinstance(winner, ParseFailure):
+        return winner
+    confidence = parse_confidence(text)
+    if isinstance(confidence, ParseFailure):
+        return confidence.model_copy(update={"reason": f"confidence: {confidence.reason}"})
+    return ConfidentPreference(winner, confidence)
+
+
 _ANALYSIS = r"<analysis>[^<]{1,600}</analysis>\n"
 _WINNER = "(A|B|tie)"
 
@@ -105,22 +129,19 @@ class ConfidencePairwiseGrader(PairwiseGrader):
     """Pairwise judge that also states its confidence (0.0-1.0) in the verdict.
 
     The template asks for both, so a missing or unreadable ``<confidence>`` is the judge failing the format:
-    a parse error (message "confidence: ..."), like an unreadable preference. ``parser`` (what training
-    rewards read) is the preference parser alone.
+    a parse error (message "confidence: ..."), like an unreadable preference, in evaluation and in training
+    rewards alike (both read :func:`parse_confident_preference`).
     """
 
-    parser = staticmethod(parse_preference)
+    parser = staticmethod(parse_confident_preference)
     default_template = "pairwise_confidence"
     output_regex = (_ANALYSIS + f"<preference>{_WINNER}</preference>" r"\n"
                     r"<confidence>(0|1|0\.[0-9]{1,2}|1\.0)</confidence>")
 
     async def grade(self, sample: Sample, ctx: GradeContext | None = None) -> Result:
         completion = await self.judge.ask(pair_variables(sample), ctx)
-        winner = parse_preference(completion.text)
-        if isinstance(winner, ParseFailure):
-            return parse_error(completion, winner)
-        confidence = parse_confidence(completion.text)
-        if isinstance(confidence, ParseFailure):
-            return parse_error(completion, confidence.model_copy(update={"reason": f"confidence: {confidence.reason}"}))
-        return Verdict(winner=winner, confidence=confidence, raw=completion.text,
+        parsed = parse_confident_preference(completion.text)
+        if isinstance(parsed, ParseFailure):
+            return parse_error(completion, parsed)
+        return Verdict(winner=parsed.winner, confidence=parsed.confidence, raw=completion.text,
                        reason=extract_analysis(completion.text), usage=completion.usage)

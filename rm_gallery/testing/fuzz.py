@@ -114,7 +114,13 @@ def targets() -> list[FuzzTarget]:
     from rm_gallery.graders.four_way import parse_four_way
     from rm_gallery.graders.logprobs import expected_score, yes_no_probability
     from rm_gallery.graders.pairwise import PairwiseComparisonTemplate, extract_analysis, parse_preference
-    from rm_gallery.graders.pairwise_variants import AspectJudgment, parse_aspects, parse_confidence
+    from rm_gallery.graders.pairwise_variants import (
+        AspectJudgment,
+        ConfidentPreference,
+        parse_aspects,
+        parse_confidence,
+        parse_confident_preference,
+    )
     from rm_gallery.graders.reasoning import parse_bracket_verdict, reasoning_before_verdict
     from rm_gallery.graders.relevance import RelevanceJudgment, parse_relevance
     from rm_gallery.graders.rubric import RubricJudgment, parse_rubric_choice, parse_rubric_score, tags_in_order
@@ -131,6 +137,11 @@ def targets() -> list[FuzzTarget]:
         assert isinstance(out, (AspectJudgment, ParseFailure)), repr(out)
         if isinstance(out, AspectJudgment):
             assert out.overall in ("A", "B", "tie") and not set(out.aspects) & set(out.unreadable)
+
+    def confident(_: Any, out: Any) -> None:
+        assert isinstance(out, (ConfidentPreference, ParseFailure)), repr(out)
+        if isinstance(out, ConfidentPreference):
+            assert out.winner in ("A", "B", "tie") and 0.0 <= out.confidence <= 1.0, repr(out)
 
     def relevance(_: Any, out: Any) -> None:
         assert isinstance(out, ParseFailure) or (isinstance(out, RelevanceJudgment) and out.score in (1, 2, 3, 4, 5)
@@ -195,6 +206,12 @@ def targets() -> list[FuzzTarget]:
         FuzzTarget("parse_confidence(final 1.5)", parse_confidence, TEXT, _probability,
                    "<confidence>0.9</confidence><confidence>1.5</confidence>",
                    lambda out: isinstance(out, ParseFailure) and out.code == "invalid_confidence"),
+        FuzzTarget("parse_confident_preference", parse_confident_preference, TEXT, confident,
+                   "<preference>B</preference><confidence>0.7</confidence>",
+                   lambda out: out == ConfidentPreference("B", 0.7), (parse_confident_preference,)),
+        FuzzTarget("parse_confident_preference(no confidence)", parse_confident_preference, TEXT, confident,
+                   "<preference>B</preference>", lambda out: isinstance(out, ParseFailure)
+                   and out.reason.startswith("confidence: ")),
         FuzzTarget("yes_no_probability", yes_no_probability, TOKENS, _probability, covers=(yes_no_probability,)),
         FuzzTarget("expected_score", lambda toks: expected_score(toks, 0.0, 10.0), TOKENS, _in_scale(0.0, 10.0),
                    covers=(expected_score,)),

@@ -20,11 +20,14 @@ from rm_gallery.training.report import ValidationReport, validation_report
 def _verdict_forms() -> dict[Any, str]:
     """How each verdict parser's judge writes a verdict (keyed by the parser function itself)."""
     from rm_gallery.graders.pairwise import parse_preference
+    from rm_gallery.graders.pairwise_variants import parse_confident_preference
     from rm_gallery.graders.reasoning import parse_bracket_verdict
     from rm_gallery.graders.rubric import parse_rubric_choice
 
     return {parse_preference: "<preference>{w}</preference>", parse_bracket_verdict: "[[{w}]]",
-            parse_rubric_choice: "<answer>{w}</answer>"}
+            parse_rubric_choice: "<answer>{w}</answer>",
+            # a format-only target: the confidence says nothing about which side is right
+            parse_confident_preference: "<preference>{w}</preference>\n<confidence>0.5</confidence>"}
 
 
 _BRACKET = {"A": "A", "B": "B", "tie": "C"}

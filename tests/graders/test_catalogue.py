@@ -321,6 +321,29 @@ async def test_confidence_grader_unreadable_or_missing_confidence_is_a_parse_err
     assert r.raw == reply
 
 
+@pytest.mark.parametrize("reply, reward", [
+    ("<preference>A</preference><confidence>0.8</confidence>", 1.0),
+    ("<preference>B</preference><confidence>80%</confidence>", 0.0),
+    ("<preference>A</preference>", None),                             # the confidence the template asks for is missing
+    ("<preference>A</preference><confidence>80</confidence>", None),  # out of range without "%"
+])
+async def test_confidence_grader_training_reward_reads_what_evaluation_reads(model_for, reply, reward):
+    """One parser: a reply the grader calls a parse error is unreadable to the training reward too (reward 0,
+    the seed's binary reward for an unreadable answer), never scored on its preference tag alone."""
+    from rm_gallery.training.trl_rewards import PairwiseReward
+
+    model, _ = await model_for(reply)
+    grader = create_grader("pairwise_confidence", model=model)
+    result = await grader.grade(PAIR)
+    rewards, judgments = PairwiseReward(grader).score([reply], preferred=["A"])
+    if reward is None:
+        assert isinstance(result, GraderError) and result.kind == "parse_error"
+        assert rewards == [0.0] and not judgments[0].readable and judgments[0].predicted == "unknown"
+    else:
+        assert isinstance(result, Verdict) and judgments[0].readable and rewards == [reward]
+        assert judgments[0].parsed.confidence == result.confidence
+
+
 async def test_win_probability_in_a_benchmark_judges_each_order_once(model_for, tmp_path):
     """The symmetric judge is not wrapped a second time: 2 requests per pair, scored on its symmetric verdict,
     its per-order answers (original labels) kept for the position statistics."""

@@ -239,12 +239,14 @@ def test_read_judgment_normalises_every_parser_shape():
 
 
 def test_verdict_text_follows_each_parser_and_rejects_logprob_judges():
-    from rm_gallery.graders import RubricPairwiseGrader, WinProbabilityGrader
+    from rm_gallery.graders import ConfidencePairwiseGrader, RubricPairwiseGrader, WinProbabilityGrader
     from rm_gallery.training.trainers import verdict_text
 
     assert verdict_text(PairwiseGrader(None, name="my_judge"), "B") == "<preference>B</preference>"
     assert verdict_text(ReasoningJudgeGrader(None), "tie") == "[[C]]"
     assert verdict_text(RubricPairwiseGrader(None), "A") == "<answer>A</answer>"
+    confident = verdict_text(ConfidencePairwiseGrader(None), "B")  # a format-only confidence
+    assert confident == "<preference>B</preference>\n<confidence>0.5</confidence>"
     with pytest.raises(ValueError, match="no SFT verdict format"):
         verdict_text(RubricPointwiseGrader(None), "A")
     with pytest.raises(TypeError, match="logprobs"):
