@@ -5,11 +5,14 @@ Builds the real-judge loop's split, carves a dev split by problem from its *trai
 (``--sft-letters pair|both``) and GRPO (the ``pairwise`` grader's binary reward, both orders of each pair in every
 batch) on dev-train, and probes the verdict letter on dev prompts: with the assistant turn forced to start
 ``<preference>``, the next-token probabilities of "A" and "B". Prints, per stage, the dev accuracy of the likelier
-letter (what greedy decoding answers once the format is learnt), the share of prompts whose likelier letter is "A",
+letter (what greedy decoding answers once the format is learnt), the same per pair once the position habit is
+cancelled (the chosen letter's log-odds summed over both orders: does the letter carry the preference at all?),
+the share of prompts whose likelier letter is "A",
 the mean P(A | A or B) and its entropy, plus GRPO's per-step training statistics (reward, share of groups with no
 reward variance, sampling entropy per token). Writes ``perf/results/NAME.json``.
 
 Usage: python perf/real_judge_grpo_dev.py [--sft-letters both] [--sft-steps 20] [--grpo-steps 30] [--dev-prompts 160]
+       [--top-entropy-quantile 0.1 --entropy-coef 0.5]
 """
 
 from __future__ import annotations
@@ -53,7 +56,14 @@ def letter_probe(model_dir: Path, rows: Sequence[Mapping[str, Any]], batch: int 
             probs = model(**enc).logits[:, -1].softmax(-1)
         seen.extend((float(p[a_id]), float(p[b_id]), r["preferred"]) for r, p in zip(chunk, probs, strict=True))
     p_a = [a / (a + b) for a, b, _ in seen]
+    # Per pair, the chosen response's letter log-odds summed over both orders: > 0 when the letter carries the
+    # preference once its position habit (the same in both orders) cancels.
+    chosen_log_odds: dict[str, float] = {}
+    for r, (a, b, w) in zip(rows, seen, strict=True):
+        lo = math.log(a / b) if w == "A" else math.log(b / a)
+        chosen_log_odds[r["sample_id"]] = chosen_log_odds.get(r["sample_id"], 0.0) + lo
     return {"letter_accuracy": round(100 * statistics.mean((a > b) == (w == "A") for a, b, w in seen), 1),
+            "debiased_pair_accuracy": round(100 * statistics.mean(v > 0 for v in chosen_log_odds.values()), 1),
             "share_likelier_A": round(statistics.mean(a > b for a, b, _ in seen), 3),
             "mean_p_a_given_letter": round(statistics.mean(p_a), 3),
             "letter_entropy_nats": round(statistics.mean(-p * math.log(p) - (1 - p) * math.log(1 - p)
@@ -77,6 +87,9 @@ def main() -> None:
     p.add_argument("--sft-steps", type=int, default=d.sft_steps)
     p.add_argument("--grpo-steps", type=int, default=30)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="TRL bf16 on CPU")
+    p.add_argument("--top-entropy-quantile", type=float, default=1.0,
+                   help="TRL: policy loss only on this top share of tokens by entropy (0.1 ~ the verdict letter)")
+    p.add_argument("--entropy-coef", type=float, default=0.0, help="TRL: entropy bonus on those same tokens")
     p.add_argument("--dev-prompts", type=int, default=160, help="dev prompts probed (both orders of half as many)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--name", default="real_judge_grpo_dev")
@@ -93,6 +106,8 @@ def main() -> None:
     dev_rows = grpo_rows([pair_sample(q) for q in dev], grader)
     print(f"dev-train {len(dev_split.train)} pairs, {len(dev_rows)} dev prompts probed (held-out unused)", flush=True)
     figures: dict[str, Any] = {"model": "SmolLM2-135M-Instruct", "sft_letters": args.sft_letters, "bf16": args.bf16,
+                               "sft_steps": args.sft_steps, "top_entropy_quantile": args.top_entropy_quantile,
+                               "entropy_coef": args.entropy_coef,
                                "dev_prompts": len(dev_rows), "stages": {}}
     figures["stages"]["untrained"] = letter_probe(base, dev_rows)
 
@@ -112,7 +127,8 @@ def main() -> None:
                       temperature=d.grpo_temperature, beta=d.grpo_beta, seed=cfg.seed, shuffle=False,
                       logging_steps=1, max_completion_length=d.grpo_max_completion,
                       warmup_steps=max(1, args.grpo_steps // 10), lr_scheduler_type="linear",
-                      trainable_layers=d.grpo_trainable_layers, bf16=args.bf16)
+                      trainable_layers=d.grpo_trainable_layers, bf16=args.bf16,
+                      top_entropy_quantile=args.top_entropy_quantile, entropy_coef=args.entropy_coef)
     figures["grpo_seconds"] = round(time.perf_counter() - t, 1)
     figures["grpo_steps"] = [{k: round(float(h[k]), 4) for k in ("reward", "frac_reward_zero_std", "entropy")}
                              | {"step": int(h["step"])} for h in grpo.history if "reward" in h]
