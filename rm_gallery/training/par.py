@@ -17,7 +17,6 @@ from typing import Any
 
 from rm_gallery.training.judgments import completion_text, read_judgment
 from rm_gallery.training.rewards import (
-    PAR_ALPHA,
     ParMode,
     correct_rate_in_band,
     format_penalty,
@@ -79,7 +78,7 @@ class PairPreservingSampler:
 
 
 def par_batch(texts: Sequence[str], pair_ids: Sequence[Any], roles: Sequence[str], grader: Any, *,
-              mode: ParMode = "constant", alpha: float = PAR_ALPHA) -> list[dict[str, Any]]:
+              mode: ParMode = "constant", alpha: float | None = None) -> list[dict[str, Any]]:
     """PAR + format reward for every completion of a batch, grouped by ``pair_id``.
 
     Each result: ``score`` (total), ``par``, ``format`` (penalty), ``judge_score`` (-1 if unreadable),
@@ -119,7 +118,7 @@ class PARReward:
     so both halves of every pair are generated in the same batch.
     """
 
-    def __init__(self, grader: Any, *, mode: ParMode = "constant", alpha: float = PAR_ALPHA,
+    def __init__(self, grader: Any, *, mode: ParMode = "constant", alpha: float | None = None,
                  name: str = "par_reward") -> None:
         self.grader, self.mode, self.alpha = grader, mode, alpha
         self.__name__ = name
@@ -140,7 +139,7 @@ class PARReward:
 
 def par_compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                             extra_infos: Sequence[Mapping[str, Any] | None] | None = None, *,
-                            grader: str = "rubric", mode: ParMode = "constant", alpha: float = PAR_ALPHA,
+                            grader: str = "rubric", mode: ParMode = "constant", alpha: float | None = None,
                             **kwargs: Any) -> list[dict[str, Any]]:
     """verl batch-manager adapter: ``extra_info`` carries ``pair_id`` and ``role`` (see :func:`par_rows`)."""
     from rm_gallery.training.verl_rewards import training_grader

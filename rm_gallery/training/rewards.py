@@ -60,15 +60,18 @@ def pairwise_reward(predicted: str | None, preferred: str, strength: int | None 
     return weight
 
 
-def par_factor(delta: float, mode: ParMode = "constant", alpha: float = PAR_ALPHA) -> float:
-    """PaTaRM's f(delta): ``alpha`` (1.3) when constant; graded 1.2 for 0 < delta <= 2 and 1.4 for delta > 2.
+def par_factor(delta: float, mode: ParMode = "constant", alpha: float | None = None) -> float:
+    """PaTaRM's f(delta): ``alpha`` (default 1.3) when constant; graded 1.2 for 0 < delta <= 2 and 1.4 for delta > 2.
 
-    The graded factor is only defined for delta > 0, which is exactly when PAR's indicator is 1.
+    The graded factor is only defined for delta > 0, which is exactly when PAR's indicator is 1. ``alpha`` only
+    applies to the constant factor: given with ``mode="graded"`` it is an error, not silently ignored.
     """
     if mode == "constant":
-        return alpha
+        return PAR_ALPHA if alpha is None else alpha
     if mode != "graded":
         raise ValueError(f"PAR mode must be 'constant' or 'graded', got {mode!r}")
+    if alpha is not None:
+        raise ValueError(f"alpha={alpha} sets the constant PAR factor; the graded one is {PAR_GRADED} by delta")
     if delta <= 0:
         raise ValueError(f"graded f(delta) needs delta > 0, got {delta}")
     return PAR_GRADED[0] if delta <= 2 else PAR_GRADED[1]
@@ -79,7 +82,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def par_rewards(chosen_scores: Sequence[float | None], rejected_scores: Sequence[float | None], *,
-                mode: ParMode = "constant", alpha: float = PAR_ALPHA) -> tuple[list[float], list[float]]:
+                mode: ParMode = "constant", alpha: float | None = None) -> tuple[list[float], list[float]]:
     """PaTaRM's preference-aware reward for n judgment rollouts on the chosen and on the rejected response.
 
     R(y_c,i) = 1[s_c,i > mean(s_r)] * f(delta_i) with delta_i = s_c,i - mean(s_r), and
@@ -88,6 +91,7 @@ def par_rewards(chosen_scores: Sequence[float | None], rejected_scores: Sequence
     (None) gets 0 here (its format penalty comes from :func:`format_penalty`) and is left out of the means;
     if one side has no readable score at all, every PAR reward of the pair is 0.
     """
+    par_factor(1.0, mode, alpha)  # a bad mode or an alpha the mode does not use fails even when no gap is positive
     sc = [s for s in chosen_scores if s is not None]
     sr = [s for s in rejected_scores if s is not None]
     if not sc or not sr:

@@ -74,6 +74,16 @@ def test_par_graded_boundary_at_two():
         par_factor(0.0, "graded")
 
 
+def test_par_alpha_sets_only_the_constant_factor():
+    assert par_factor(0.5, "constant", alpha=2.0) == 2.0
+    assert par_rewards([8], [5], mode="constant", alpha=2.0) == ([2.0], [2.0])
+    # given with the graded factor it would change nothing: an error, even when no gap is positive
+    with pytest.raises(ValueError, match="alpha=2.0 sets the constant PAR factor"):
+        par_factor(3.0, "graded", alpha=2.0)
+    with pytest.raises(ValueError, match="alpha"):
+        par_rewards([4], [5], mode="graded", alpha=2.0)
+
+
 def test_par_unreadable_rollouts():
     r_c, r_r = par_rewards([8, None], [5, 7], mode="constant")  # mean_r 6; None gets 0 and is left out
     assert r_c == [1.3, 0.0]
