@@ -2,17 +2,17 @@
 
 Builds the real-judge loop's split, carves a dev split by problem from its *train* pairs (as
 ``perf/real_judge_dev.py`` does; held-out and transfer pairs are never read), runs the loop's format SFT
-(``--sft-letters pair|both``) and GRPO (the ``pairwise`` grader's binary reward, both orders of each pair in every
-batch) on dev-train, and probes the verdict letter on dev prompts: with the assistant turn forced to start
-``<preference>``, the next-token probabilities of "A" and "B". Prints, per stage, the dev accuracy of the likelier
-letter (what greedy decoding answers once the format is learnt), the same per pair once the position habit is
-cancelled (the chosen letter's log-odds summed over both orders: does the letter carry the preference at all?),
-the share of prompts whose likelier letter is "A",
-the mean P(A | A or B) and its entropy, plus GRPO's per-step training statistics (reward, share of groups with no
-reward variance, sampling entropy per token). Writes ``perf/results/NAME.json``.
+(``--sft-letters pair|both``; ``label`` is a supervised control, SFT on the right letter) and GRPO (the
+``pairwise`` grader's binary reward, both orders of each pair in every batch) on dev-train, and probes the
+verdict letter on dev prompts: with the assistant turn forced to start ``<preference>``, the next-token
+probabilities of "A" and "B". Prints, per stage, the dev accuracy of the likelier letter (what greedy decoding
+answers once the format is learnt), the same per pair once the position habit is cancelled (the chosen letter's
+log-odds summed over both orders: does the letter carry the preference at all?), the share of prompts whose
+likelier letter is "A", the mean P(A | A or B) and its entropy, plus GRPO's per-step training statistics
+(reward, share of groups with no reward variance, sampling entropy per token). Writes ``perf/results/NAME.json``.
 
-Usage: python perf/real_judge_grpo_dev.py [--sft-letters both] [--sft-steps 20] [--grpo-steps 30] [--dev-prompts 160]
-       [--top-entropy-quantile 0.1 --entropy-coef 0.5]
+Usage: python perf/real_judge_grpo_dev.py [--sft-letters both|pair|label] [--sft-steps 20] [--grpo-steps 30]
+       [--dev-prompts 160] [--top-entropy-quantile 0.1 --entropy-coef 0.5 --grpo-lr 2e-4]
 """
 
 from __future__ import annotations
@@ -76,19 +76,21 @@ def main() -> None:
     from rm_gallery.local.models import resolve_model
     from rm_gallery.training.data import grpo_rows
     from rm_gallery.training.splits import split_pairs
-    from rm_gallery.training.trainers import format_sft_rows, paired_rows, train_grpo, train_sft
+    from rm_gallery.training.trainers import format_sft_rows, paired_rows, sft_rows, train_grpo, train_sft
     from rm_gallery.training.trl_rewards import PairwiseReward
     from rm_gallery.training.yes_no_judge import pair_sample
 
     d = JudgeLoopConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=SHARED)
-    p.add_argument("--sft-letters", choices=SFT_LETTERS, default="both")
+    p.add_argument("--sft-letters", choices=(*SFT_LETTERS, "label"), default="both",
+                   help="the loop's format-SFT targets, or 'label': SFT on the right letter (a supervised control)")
     p.add_argument("--sft-steps", type=int, default=d.sft_steps)
     p.add_argument("--grpo-steps", type=int, default=30)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="TRL bf16 on CPU")
     p.add_argument("--top-entropy-quantile", type=float, default=1.0,
                    help="TRL: policy loss only on this top share of tokens by entropy (0.1 ~ the verdict letter)")
+    p.add_argument("--grpo-lr", type=float, default=None, help="GRPO learning rate (default: the loop's)")
     p.add_argument("--entropy-coef", type=float, default=0.0, help="TRL: entropy bonus on those same tokens")
     p.add_argument("--dev-prompts", type=int, default=160, help="dev prompts probed (both orders of half as many)")
     p.add_argument("--out", type=Path, default=None)
@@ -108,22 +110,33 @@ def main() -> None:
     figures: dict[str, Any] = {"model": "SmolLM2-135M-Instruct", "sft_letters": args.sft_letters, "bf16": args.bf16,
                                "sft_steps": args.sft_steps, "top_entropy_quantile": args.top_entropy_quantile,
                                "entropy_coef": args.entropy_coef,
+                               "grpo_lr": args.grpo_lr or d.grpo_learning_rate,
                                "dev_prompts": len(dev_rows), "stages": {}}
     figures["stages"]["untrained"] = letter_probe(base, dev_rows)
 
     batch = 8
-    sft_data = format_sft_rows(rows, grader, args.sft_letters, steps=args.sft_steps, batch_size=batch, seed=cfg.seed)
+    if args.sft_letters == "label":  # a control: how far supervised letters get with the same number of rows
+        pick = sorted(random.Random(cfg.seed).sample(range(len(rows)), min(len(rows), args.sft_steps * batch)))
+        sft_data = sft_rows([rows[i] for i in pick], grader)
+    else:
+        sft_data = format_sft_rows(rows, grader, args.sft_letters, steps=args.sft_steps, batch_size=batch,
+                                   seed=cfg.seed)
     sft = train_sft(base, sft_data, out / "sft", batch_size=batch, learning_rate=d.sft_learning_rate, seed=cfg.seed,
                     max_steps=args.sft_steps, trainable_layers=d.grpo_trainable_layers, bf16=args.bf16)
     figures["sft_seconds"] = round(sft.seconds, 1)
     figures["stages"]["format_sft"] = letter_probe(sft.output_dir, dev_rows)
     print(f"format SFT ({sft.seconds:.0f}s): {figures['stages']['format_sft']}", flush=True)
 
+    if args.grpo_steps == 0:
+        for stage, fig in figures["stages"].items():
+            print(f"{stage:>11}: {fig}", flush=True)
+        write_json(args.name, figures)
+        return
     per_step = d.grpo_batch_size // d.grpo_generations
     t = time.perf_counter()
     grpo = train_grpo(sft.output_dir, paired_rows(rows, args.grpo_steps * per_step, seed=cfg.seed), out / "grpo",
                       [PairwiseReward(grader)], max_steps=args.grpo_steps, num_generations=d.grpo_generations,
-                      batch_size=d.grpo_batch_size, learning_rate=d.grpo_learning_rate,
+                      batch_size=d.grpo_batch_size, learning_rate=args.grpo_lr or d.grpo_learning_rate,
                       temperature=d.grpo_temperature, beta=d.grpo_beta, seed=cfg.seed, shuffle=False,
                       logging_steps=1, max_completion_length=d.grpo_max_completion,
                       warmup_steps=max(1, args.grpo_steps // 10), lr_scheduler_type="linear",
