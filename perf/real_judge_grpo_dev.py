@@ -90,7 +90,7 @@ def main() -> None:
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="TRL bf16 on CPU")
     p.add_argument("--top-entropy-quantile", type=float, default=1.0,
                    help="TRL: policy loss only on this top share of tokens by entropy (0.1 ~ the verdict letter)")
-    p.add_argument("--grpo-lr", type=float, default=None, help="GRPO learning rate (default: the loop's)")
+    p.add_argument("--grpo-lr", type=float, default=d.grpo_learning_rate, help="GRPO learning rate (the loop's)")
     p.add_argument("--entropy-coef", type=float, default=0.0, help="TRL: entropy bonus on those same tokens")
     p.add_argument("--dev-prompts", type=int, default=160, help="dev prompts probed (both orders of half as many)")
     p.add_argument("--out", type=Path, default=None)
@@ -110,7 +110,7 @@ def main() -> None:
     figures: dict[str, Any] = {"model": "SmolLM2-135M-Instruct", "sft_letters": args.sft_letters, "bf16": args.bf16,
                                "sft_steps": args.sft_steps, "top_entropy_quantile": args.top_entropy_quantile,
                                "entropy_coef": args.entropy_coef,
-                               "grpo_lr": args.grpo_lr or d.grpo_learning_rate,
+                               "grpo_lr": args.grpo_lr,
                                "dev_prompts": len(dev_rows), "stages": {}}
     figures["stages"]["untrained"] = letter_probe(base, dev_rows)
 
@@ -136,7 +136,7 @@ def main() -> None:
     t = time.perf_counter()
     grpo = train_grpo(sft.output_dir, paired_rows(rows, args.grpo_steps * per_step, seed=cfg.seed), out / "grpo",
                       [PairwiseReward(grader)], max_steps=args.grpo_steps, num_generations=d.grpo_generations,
-                      batch_size=d.grpo_batch_size, learning_rate=args.grpo_lr or d.grpo_learning_rate,
+                      batch_size=d.grpo_batch_size, learning_rate=args.grpo_lr,
                       temperature=d.grpo_temperature, beta=d.grpo_beta, seed=cfg.seed, shuffle=False,
                       logging_steps=1, max_completion_length=d.grpo_max_completion,
                       warmup_steps=max(1, args.grpo_steps // 10), lr_scheduler_type="linear",
