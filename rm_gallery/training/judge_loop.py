@@ -219,7 +219,7 @@ def _ids(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str]]:
 def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeLoopResult) -> Path:
     """Untrained and trained yes/no judge on held-out and transfer pairs; returns the saved checkpoint."""
     from rm_gallery.graders.registry import create_grader
-    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no
+    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no, used_pairs, yes_no_schedule
 
     grader = create_grader("win_probability", model=None)
     judge = YesNoModel.load(model_dir, grader, trainable_layers=cfg.prl_trainable_layers)
@@ -250,13 +250,17 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
         write_pairs(train, cfg.out / "data" / "train_pairwise_rl.jsonl")
     result.split["pairwise_rl_train"] = len(train)
     t = time.perf_counter()
-    cached = judge.cache(train, bf16=cfg.prl_bf16, log=_log)
+    schedule = yes_no_schedule(judge.lengths(train), epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
+                               seed=cfg.seed, group_by_length=cfg.prl_group_by_length)
+    used = used_pairs(schedule)   # a run shorter than an epoch caches only the pairs it will see
+    cached = dict(zip(used, judge.cache([train[i] for i in used], bf16=cfg.prl_bf16, log=_log), strict=True))
     cache_seconds = time.perf_counter() - t
-    _log(f"cached {len(cached)} training pairs in {cache_seconds:.0f}s")
+    result.split["pairwise_rl_train_seen"] = len(used)
+    _log(f"cached the {len(used)} of {len(train)} training pairs the {len(schedule)} steps use, "
+         f"in {cache_seconds:.0f}s")
     trained = train_yes_no(judge, cached, epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
                            learning_rate=cfg.prl_learning_rate, zeta=cfg.prl_zeta, seed=cfg.seed,
-                           group_by_length=cfg.prl_group_by_length, bf16=cfg.prl_bf16,
-                           cache_seconds=cache_seconds, log=_log)
+                           bf16=cfg.prl_bf16, schedule=schedule, cache_seconds=cache_seconds, log=_log)
     result.seconds["pairwise_rl/cache_train"] = cache_seconds
     result.seconds["pairwise_rl/train"] = trained.train_seconds
     result.seconds["pairwise_rl/recipe"] = cache_seconds + trained.train_seconds

@@ -63,6 +63,10 @@ def write_judge_report(result: Any, out: Path) -> Path:
                 lines.append(f"| {key[7:]} | " + " | ".join(_pct(v["held_out"].get(key)) for v in stages.values())
                              + " |")
             lines.append("")
+        seen = r["split"].get(f"{recipe}_train_seen")
+        if seen is not None:
+            lines.append(f"Trained on {seen} of {r['split'].get(f'{recipe}_train', seen)} train pairs (the pairs its "
+                         f"steps visit; only those are cached).")
         secs = {k.split("/", 1)[1]: v for k, v in r["seconds"].items() if k.startswith(recipe + "/")}
         if secs:
             lines.append("Time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,39 @@ def length_grouped_batches(lengths: Sequence[int], batch: int, rng: random.Rando
     batches = [order[s:s + batch] for s in range(0, len(order), batch)]
     rng.shuffle(batches)
     return batches
+
+
+def yes_no_schedule(lengths: Sequence[int], *, epochs: float, batch_pairs: int, seed: int = 0,
+                    group_by_length: bool = False) -> list[list[int]]:
+    """The batches of pair indices :func:`train_yes_no` takes, in order (``lengths``: one per pair).
+
+    ``round(ceil(n / batch_pairs) x epochs)`` steps (at least one): a shuffled stream of the pairs, reshuffled
+    each time it runs short, or with ``group_by_length`` epochs of :func:`length_grouped_batches`. Pure and
+    seeded, so a caller can cache only the pairs a short run will see (:func:`used_pairs`).
+    """
+    rng = random.Random(seed)
+    total = max(1, round(math.ceil(len(lengths) / batch_pairs) * epochs))
+    order: list[int] = []  # shuffled stream of pair indices (the published runs' sampling)
+    pending: list[list[int]] = []  # an epoch of length-grouped batches
+    schedule = []
+    for _ in range(total):
+        if group_by_length:
+            if not pending:
+                pending = length_grouped_batches(lengths, batch_pairs, rng)
+            schedule.append(pending.pop(0))
+        else:
+            if len(order) < batch_pairs:
+                fresh = list(range(len(lengths)))
+                rng.shuffle(fresh)
+                order.extend(fresh)
+            batch, order = order[:batch_pairs], order[batch_pairs:]
+            schedule.append(batch)
+    return schedule
+
+
+def used_pairs(schedule: Sequence[Sequence[int]]) -> list[int]:
+    """The pair indices a schedule visits at least once, ascending: all a run needs cached."""
+    return sorted({i for batch in schedule for i in batch})
 
 
 def pair_sample(pair: PreferencePair) -> Sample:
@@ -88,6 +121,17 @@ class YesNoModel:
         prefix = FrozenPrefix(model, tokenizer, trainable_layers)
         return cls(prefix, torch.tensor(yes_ids), torch.tensor(no_ids), grader, Path(model_dir))
 
+    def encode(self, pairs: Sequence[PreferencePair]) -> list[tuple[Any, Any]]:
+        """Token ids of both orders of every pair (chosen first, then chosen second): the grader's prompts."""
+        def ids(pair: PreferencePair, order: tuple[int, int]) -> Any:
+            return self.prefix.encode(self.grader.render(pair_sample(pair), order))
+
+        return [(ids(pair, (0, 1)), ids(pair, (1, 0))) for pair in pairs]
+
+    def lengths(self, pairs: Sequence[PreferencePair]) -> list[int]:
+        """Each pair's longer prompt in tokens (what batching pads to), without running the model."""
+        return [max(ab.shape[1], ba.shape[1]) for ab, ba in self.encode(pairs)]
+
     def cache(self, pairs: Sequence[PreferencePair], *, batch: int = 8, bf16: bool = False,
               log: Callable[[str], None] | None = None) -> list[tuple[Any, Any]]:
         """Bottom-layer states of both orders of every pair (chosen first, then chosen second), batched by length.
@@ -96,8 +140,7 @@ class YesNoModel:
         the states are approximate): meant for *training* pairs only. Evaluation caches stay float32, so in-process
         probabilities keep matching a served float32 model.
         """
-        ids = [self.prefix.encode(self.grader.render(pair_sample(pair), order))
-               for pair in pairs for order in ((0, 1), (1, 0))]
+        ids = [i for pair in self.encode(pairs) for i in pair]
         out: list[Any] = []
         step = 64 * batch  # report progress every few hundred sequences
         for start in range(0, len(ids), step):
@@ -181,46 +224,43 @@ class YesNoTrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]], *, epochs: float = 1.0,
-                 batch_pairs: int = 8, learning_rate: float = 1e-4, zeta: float = 0.1, warmup: float = 0.05,
-                 seed: int = 0, cache_seconds: float = 0.0, log_every: int = 10, group_by_length: bool = False,
-                 bf16: bool = False, log: Callable[[str], None] | None = None) -> YesNoTrainResult:
+def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]] | Mapping[int, tuple[Any, Any]], *,
+                 epochs: float = 1.0, batch_pairs: int = 8, learning_rate: float = 1e-4, zeta: float = 0.1,
+                 warmup: float = 0.05, seed: int = 0, cache_seconds: float = 0.0, log_every: int = 10,
+                 group_by_length: bool = False, bf16: bool = False, schedule: Sequence[Sequence[int]] | None = None,
+                 log: Callable[[str], None] | None = None) -> YesNoTrainResult:
     """Pairwise-RL training on cached pairs (chosen first in ``ab``): CE over both orders + zeta x consistency.
 
     AdamW on the trainable layers, linear warmup then linear decay to 0; batches of ``batch_pairs`` pairs, both
     orders of each pair in the same batch (the consistency term needs both). Two speed options, off by default:
     ``group_by_length`` batches pairs of similar length (less padding: :func:`length_grouped_batches`) and
-    ``bf16`` runs the forward under bfloat16 autocast (:func:`autocast_bf16`).
+    ``bf16`` runs the forward under bfloat16 autocast (:func:`autocast_bf16`). The batches are
+    :func:`yes_no_schedule`'s; pass ``schedule`` (from every pair's length) with ``cached`` a mapping of only
+    the pairs it uses to skip caching the rest, e.g. for a run shorter than an epoch: the same steps either way.
     """
     import torch
 
     from rm_gallery.training.pairwise_rl import pairwise_rl_loss
 
     torch.manual_seed(seed)
-    rng = random.Random(seed)
+    if schedule is None:
+        if isinstance(cached, Mapping):
+            raise ValueError("train_yes_no: a partial cache (a mapping) needs the schedule it was cached for")
+        schedule = yes_no_schedule([max(ab.shape[1], ba.shape[1]) for ab, ba in cached], epochs=epochs,
+                                   batch_pairs=batch_pairs, seed=seed, group_by_length=group_by_length)
+    missing = [i for i in used_pairs(schedule) if (i not in cached if isinstance(cached, Mapping)
+                                                   else not 0 <= i < len(cached))]
+    if missing:
+        raise ValueError(f"train_yes_no: the schedule uses pairs {missing[:5]} that are not cached")
     params = judge.prefix.trainable_parameters()
     opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
-    per_epoch = math.ceil(len(cached) / batch_pairs)
-    total = max(1, round(per_epoch * epochs))
+    total = len(schedule)
     warm = max(1, round(total * warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    lengths = [max(ab.shape[1], ba.shape[1]) for ab, ba in cached]
-    order: list[int] = []  # shuffled stream of pair indices (the published runs' sampling)
-    pending: list[list[int]] = []  # an epoch of length-grouped batches
     history = []
     started = time.perf_counter()
-    for step in range(total):
-        if group_by_length:
-            if not pending:
-                pending = length_grouped_batches(lengths, batch_pairs, rng)
-            batch = pending.pop(0)
-        else:
-            if len(order) < batch_pairs:
-                fresh = list(range(len(cached)))
-                rng.shuffle(fresh)
-                order.extend(fresh)
-            batch, order = order[:batch_pairs], order[batch_pairs:]
+    for step, batch in enumerate(schedule):
         with autocast_bf16(bf16):
             y, n = judge.yes_no_logits([h for i in batch for h in cached[i]])
         loss, parts = pairwise_rl_loss(y[0::2].float(), n[0::2].float(), y[1::2].float(), n[1::2].float(),

@@ -32,12 +32,14 @@ def test_judge_loop_runs_every_stage_at_ci_size(tiny_model_dir, tmp_path):
     train = [json.loads(line) for line in (cfg.out / "data" / "train.jsonl").read_text().splitlines()]
     assert not {r["group"] for r in held} & {r["group"] for r in train}
     assert len(result.curves["pairwise_rl/loss"]) == 2 and result.curves["grpo/reward"]
+    assert result.split["pairwise_rl_train_seen"] == result.split["pairwise_rl_train"] == 4   # 1 epoch sees all
     for recipe in ("pairwise_rl", "grpo"):                  # paired gain: the same 4 pairs before and after
         g = result.gains[recipe]["held_out"]
         assert g["n"] == 4 and -1 <= g["gain"] <= 1 and 0 <= g["mcnemar_p"] <= 1
     report = (cfg.out / "report.md").read_text()
     assert "Pairwise-RL" in report and "GRPO" in report and "held-out" in report
     assert report.count("Paired gain on the same held-out pairs") == 2
+    assert "Trained on 4 of 4 train pairs" in report
     for recipe in ("pairwise_rl", "grpo"):
         assert (tmp_path / "loop" / recipe / "checkpoint" / "config.json").exists()
     saved = json.loads((cfg.out / "judge_loop.json").read_text())

@@ -152,3 +152,50 @@ def test_speed_options_still_learn_and_keep_evaluation_in_float32(tiny_model_dir
     p_ab, p_ba = judge.probabilities(exact)                                # evaluated in float32
     assert min(p_ab) > 0.5 > max(p_ba)
     assert all(p.dtype == torch.float32 for p in judge.prefix.trainable_parameters())
+
+
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_schedule_steps_and_coverage(group_by_length):
+    import random
+
+    from rm_gallery.training.yes_no_judge import used_pairs, yes_no_schedule
+
+    lengths = [random.Random(3).randint(20, 300) for _ in range(50)]
+    full = yes_no_schedule(lengths, epochs=2, batch_pairs=8, seed=0, group_by_length=group_by_length)
+    assert len(full) == 14                                       # round(ceil(50 / 8) x 2)
+    assert used_pairs(full) == list(range(50))                   # two epochs see every pair
+    short = yes_no_schedule(lengths, epochs=0.3, batch_pairs=8, seed=0, group_by_length=group_by_length)
+    assert len(short) == 2 and short == full[:2]                  # a shorter run is a prefix of the longer one
+    assert len(used_pairs(short)) <= 16 < 50                     # ...and needs only the pairs it sees cached
+    assert yes_no_schedule(lengths, epochs=2, batch_pairs=8, seed=1, group_by_length=group_by_length) != full
+
+
+def test_a_partial_cache_of_the_scheduled_pairs_trains_exactly_like_the_full_cache(tiny_model_dir):
+    """The loop caches only the pairs a short run uses: same batches, same steps, same weights as caching all."""
+    import torch
+
+    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no, used_pairs, yes_no_schedule
+
+    grader = create_grader("win_probability", model=None)
+    pairs = _pairs(6)
+    runs = []
+    for partial in (False, True):
+        judge = YesNoModel.load(tiny_model_dir, grader, trainable_layers=1, threads=1)
+        if partial:
+            schedule = yes_no_schedule(judge.lengths(pairs), epochs=0.5, batch_pairs=2, seed=0)
+            used = used_pairs(schedule)
+            assert len(used) < len(pairs)
+            cached = dict(zip(used, judge.cache([pairs[i] for i in used]), strict=True))
+            result = train_yes_no(judge, cached, epochs=0.5, batch_pairs=2, learning_rate=1e-2, seed=0,
+                                  schedule=schedule)
+        else:
+            result = train_yes_no(judge, judge.cache(pairs), epochs=0.5, batch_pairs=2, learning_rate=1e-2, seed=0)
+        runs.append((result, judge.prefix.model.model.layers[1].mlp.up_proj.weight.detach().clone()))
+    (full, w_full), (part, w_part) = runs
+    assert part.steps == full.steps == 2
+    assert [h["loss"] for h in part.history] == pytest.approx([h["loss"] for h in full.history], abs=1e-6)
+    assert torch.allclose(w_full, w_part, atol=1e-6)
+    with pytest.raises(ValueError, match="needs the schedule"):
+        train_yes_no(judge, cached, epochs=0.5, batch_pairs=2)
+    with pytest.raises(ValueError, match="not cached"):
+        train_yes_no(judge, {}, schedule=schedule)
