@@ -5,7 +5,12 @@ splits its train side again by problem into dev-train and dev, trains SmolLM2's 
 setting from the same starting weights, and prints dev accuracy (symmetric win probability, read as the served
 grader reads it) with a bootstrap 95% CI, plus caching and training seconds, side by side in one run.
 
-Usage: python perf/real_judge_dev.py [--settings NAME,...] [--dev-fraction 0.25] [--name real_judge_dev]
+``--verdict letter`` trains and reads the ``pairwise`` grader's verdict letter instead (the prompt GRPO trains,
+the answer forced to start ``<preference>``, "A" playing "yes"), with the same loss, data and settings: does a
+dense loss teach the letter what it teaches the yes/no answer? Read as P(A | A or B), symmetric over both orders.
+
+Usage: python perf/real_judge_dev.py [--settings NAME,...] [--verdict yesno|letter] [--dev-fraction 0.25]
+       [--name real_judge_dev]
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=SHARED)
     p.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated: {', '.join(SETTINGS)}")
+    p.add_argument("--verdict", choices=("yesno", "letter"), default="yesno",
+                   help="yesno: win_probability's answer (Pairwise-RL); letter: the pairwise grader's A/B letter")
     p.add_argument("--dev-fraction", type=float, default=0.25)
     p.add_argument("--dev-seed", type=int, default=1)
     p.add_argument("--limit", type=int, default=None, help="at most N pairs per dev side (a smoke check)")
@@ -102,6 +109,9 @@ def main() -> None:
         s = SETTINGS[name]
         if s.layers not in judges:
             judge = YesNoModel.load(model_dir, grader, trainable_layers=s.layers)
+            if args.verdict == "letter":
+                judge = replace(judge, grader=create_grader("pairwise", model=None)).reading(
+                    "A", "B", after="<preference>")
             initial = {k: v.detach().clone() for k, v in judge.prefix.model.state_dict().items()}
             judges = {s.layers: (judge, initial, judge.cache(dev), {})}  # one model in memory at a time
         judge, initial, dev_cache, train_caches = judges[s.layers]
@@ -114,11 +124,13 @@ def main() -> None:
         cached, cache_seconds = train_caches[key]
         if s.train_pairs is not None:  # a seeded sample, in split order (caches align with the pair list)
             cached = [cached[i] for i in sorted(random.Random(cfg.seed).sample(range(len(cached)), s.train_pairs))]
-        untrained = summarize(from_probabilities(ids, sources, *judge.served_probabilities(dev_cache)))
+        # yes/no: as the served win_probability grader reads it; letter: P(A | A or B) (the GRPO dev probe's read)
+        read = judge.served_probabilities if args.verdict == "yesno" else judge.probabilities
+        untrained = summarize(from_probabilities(ids, sources, *read(dev_cache)))
         run = train_yes_no(judge, cached, epochs=s.epochs, learning_rate=s.learning_rate, seed=cfg.seed,
                            zeta=cfg.prl_zeta, batch_pairs=cfg.prl_batch_pairs, group_by_length=s.group_by_length,
                            bf16=s.bf16, log_every=1000)
-        trained = summarize(from_probabilities(ids, sources, *judge.served_probabilities(dev_cache)))
+        trained = summarize(from_probabilities(ids, sources, *read(dev_cache)))
         rows[name] = {"setting": s.__dict__, "train_pairs": len(cached),
                       "dev_untrained": round(100 * untrained["accuracy"], 1),
                       "dev_accuracy": round(100 * trained["accuracy"], 1),
@@ -129,7 +141,8 @@ def main() -> None:
               f"{rows[name]['dev_ci']}  cache {cache_seconds:.0f}s  train {run.train_seconds:.0f}s "
               f"({run.steps} steps)", flush=True)
     write_json(args.name,
-               {"model": "SmolLM2-135M-Instruct", "dev_train_pairs": len(dev_train), "dev_pairs": len(dev),
+               {"model": "SmolLM2-135M-Instruct", "verdict": args.verdict, "dev_train_pairs": len(dev_train),
+                "dev_pairs": len(dev),
                 "dev_fraction": args.dev_fraction, "dev_seed": args.dev_seed, "settings": rows})
 
 

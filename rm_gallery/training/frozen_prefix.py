@@ -73,9 +73,11 @@ class FrozenPrefix:
             if saved[3] is not None:
                 config.layer_types = saved[3]
 
-    def encode(self, messages: Sequence[Mapping[str, str]]) -> Any:
-        """Token ids (1 x T) of a chat prompt with the generation prompt appended, as a server would build it."""
+    def encode(self, messages: Sequence[Mapping[str, str]], answer_prefix: str = "") -> Any:
+        """Token ids (1 x T) of a chat prompt with the generation prompt appended, as a server would build it,
+        then ``answer_prefix``: the start of the answer, forced (e.g. ``<preference>`` before a verdict letter)."""
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        text += answer_prefix
         return self.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
 
     def bottom(self, input_ids: Any) -> Any:

@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class YesNoModel:
     no: Any
     grader: Any
     model_dir: Path
+    answer_prefix: str = ""  # forced start of the answer; the yes/no tokens are read right after it
 
     @classmethod
     def load(cls, model_dir: str | Path, grader: Any, *, trainable_layers: int = 6, threads: int | None = None
@@ -121,10 +122,24 @@ class YesNoModel:
         prefix = FrozenPrefix(model, tokenizer, trainable_layers)
         return cls(prefix, torch.tensor(yes_ids), torch.tensor(no_ids), grader, Path(model_dir))
 
+    def reading(self, first: str, second: str, *, after: str = "") -> YesNoModel:
+        """This model read as a choice between two answer tokens after a forced ``after`` (e.g. the ``pairwise``
+        grader's letter: ``reading("A", "B", after="<preference>")``): ``first`` plays "yes" (the response
+        shown first is better), so the same loss, training and probabilities apply. Shares the weights."""
+        import torch
+
+        def token(text: str) -> int:
+            ids = self.prefix.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(ids) != 1:
+                raise ValueError(f"answer {text!r} is {len(ids)} tokens for this tokenizer; need exactly one")
+            return ids[0]
+
+        return replace(self, yes=torch.tensor([token(first)]), no=torch.tensor([token(second)]), answer_prefix=after)
+
     def encode(self, pairs: Sequence[PreferencePair]) -> list[tuple[Any, Any]]:
         """Token ids of both orders of every pair (chosen first, then chosen second): the grader's prompts."""
         def ids(pair: PreferencePair, order: tuple[int, int]) -> Any:
-            return self.prefix.encode(self.grader.render(pair_sample(pair), order))
+            return self.prefix.encode(self.grader.render(pair_sample(pair), order), self.answer_prefix)
 
         return [(ids(pair, (0, 1)), ids(pair, (1, 0))) for pair in pairs]
 

@@ -199,3 +199,33 @@ def test_a_partial_cache_of_the_scheduled_pairs_trains_exactly_like_the_full_cac
         train_yes_no(judge, cached, epochs=0.5, batch_pairs=2)
     with pytest.raises(ValueError, match="not cached"):
         train_yes_no(judge, {}, schedule=schedule)
+
+
+def test_reading_a_verdict_letter_is_p_a_over_a_or_b_after_the_forced_prefix(tiny_model_dir):
+    """``reading("A", "B", after="<preference>")``: the pairwise grader's letter, read as the GRPO probe reads it."""
+    import torch
+    from dataclasses import replace
+
+    from rm_gallery.training.yes_no_judge import YesNoModel, pair_sample, train_yes_no
+
+    pairwise = create_grader("pairwise", model=None)
+    base = YesNoModel.load(tiny_model_dir, create_grader("win_probability", model=None), trainable_layers=1,
+                           threads=1)
+    judge = replace(base, grader=pairwise).reading("A", "B", after="<preference>")
+    pairs = _pairs(2)
+    p_ab, p_ba = judge.probabilities(judge.cache(pairs))
+    tok = judge.prefix.tokenizer
+    a, b = (tok(x, add_special_tokens=False)["input_ids"][0] for x in ("A", "B"))
+    for pair, got_ab, got_ba in zip(pairs, p_ab, p_ba, strict=True):
+        for order, got in (((0, 1), got_ab), ((1, 0), got_ba)):
+            text = tok.apply_chat_template(pairwise.render(pair_sample(pair), order), add_generation_prompt=True,
+                                           tokenize=False) + "<preference>"
+            ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                logits = judge.prefix.model(input_ids=ids).logits[0, -1]
+            assert got == pytest.approx(float(torch.softmax(logits[[a, b]], -1)[0]), abs=1e-5)
+    train_yes_no(judge, judge.cache(_pairs(4)), epochs=20, batch_pairs=4, learning_rate=1e-2, seed=0)
+    t_ab, t_ba = judge.probabilities(judge.cache(pairs))
+    assert min(t_ab) > 0.5 > max(t_ba)                 # the letter learned: "A" when the chosen is shown first
+    with pytest.raises(ValueError, match="exactly one"):
+        base.reading("yes please", "no")
