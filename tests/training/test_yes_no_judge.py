@@ -203,8 +203,9 @@ def test_a_partial_cache_of_the_scheduled_pairs_trains_exactly_like_the_full_cac
 
 def test_reading_a_verdict_letter_is_p_a_over_a_or_b_after_the_forced_prefix(tiny_model_dir):
     """``reading("A", "B", after="<preference>")``: the pairwise grader's letter, read as the GRPO probe reads it."""
-    import torch
     from dataclasses import replace
+
+    import torch
 
     from rm_gallery.training.yes_no_judge import YesNoModel, pair_sample, train_yes_no
 
