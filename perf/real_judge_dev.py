@@ -135,6 +135,10 @@ def main() -> None:
                       "dev_untrained": round(100 * untrained["accuracy"], 1),
                       "dev_accuracy": round(100 * trained["accuracy"], 1),
                       "dev_ci": [round(100 * x, 1) for x in trained["ci"]["accuracy"]],
+                      # each order read alone (the likelier answer: what greedy decoding says), and consistency
+                      "dev_per_order": {stage: {k: round(100 * v[k], 1) for k in ("accuracy_ab", "accuracy_ba",
+                                                                                   "consistency")}
+                                        for stage, v in (("untrained", untrained), ("trained", trained))},
                       "cache_seconds": round(cache_seconds, 1), "train_seconds": round(run.train_seconds, 1),
                       "steps": run.steps}
         print(f"{name:>20}: dev {rows[name]['dev_untrained']:.1f} -> {rows[name]['dev_accuracy']:.1f} "
