@@ -219,7 +219,7 @@ def _ids(pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str]]:
 def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result: JudgeLoopResult) -> Path:
     """Untrained and trained yes/no judge on held-out and transfer pairs; returns the saved checkpoint."""
     from rm_gallery.graders.registry import create_grader
-    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no, used_pairs, yes_no_schedule
+    from rm_gallery.training.yes_no_judge import YesNoModel, pair_lengths, train_yes_no, used_pairs, yes_no_schedule
 
     grader = create_grader("win_probability", model=None)
     judge = YesNoModel.load(model_dir, grader, trainable_layers=cfg.prl_trainable_layers)
@@ -250,10 +250,11 @@ def run_pairwise_rl(cfg: JudgeLoopConfig, model_dir: Path, split: Split, result:
         write_pairs(train, cfg.out / "data" / "train_pairwise_rl.jsonl")
     result.split["pairwise_rl_train"] = len(train)
     t = time.perf_counter()
-    schedule = yes_no_schedule(judge.lengths(train), epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
+    encoded = judge.encode(train)
+    schedule = yes_no_schedule(pair_lengths(encoded), epochs=cfg.prl_epochs, batch_pairs=cfg.prl_batch_pairs,
                                seed=cfg.seed, group_by_length=cfg.prl_group_by_length)
     used = used_pairs(schedule)   # a run shorter than an epoch caches only the pairs it will see
-    cached = dict(zip(used, judge.cache([train[i] for i in used], bf16=cfg.prl_bf16, log=_log), strict=True))
+    cached = dict(zip(used, judge.cache([encoded[i] for i in used], bf16=cfg.prl_bf16, log=_log), strict=True))
     cache_seconds = time.perf_counter() - t
     result.split["pairwise_rl_train_seen"] = len(used)
     _log(f"cached the {len(used)} of {len(train)} training pairs the {len(schedule)} steps use, "

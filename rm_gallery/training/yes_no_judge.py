@@ -78,6 +78,11 @@ def yes_no_schedule(lengths: Sequence[int], *, epochs: float, batch_pairs: int, 
     return schedule
 
 
+def pair_lengths(encoded: Sequence[tuple[Any, Any]]) -> list[int]:
+    """Each pair's longer prompt in tokens (what a batch pads to): from ids or cached states alike."""
+    return [max(ab.shape[1], ba.shape[1]) for ab, ba in encoded]
+
+
 def used_pairs(schedule: Sequence[Sequence[int]]) -> list[int]:
     """The pair indices a schedule visits at least once, ascending: all a run needs cached."""
     return sorted({i for batch in schedule for i in batch})
@@ -143,19 +148,16 @@ class YesNoModel:
 
         return [(ids(pair, (0, 1)), ids(pair, (1, 0))) for pair in pairs]
 
-    def lengths(self, pairs: Sequence[PreferencePair]) -> list[int]:
-        """Each pair's longer prompt in tokens (what batching pads to), without running the model."""
-        return [max(ab.shape[1], ba.shape[1]) for ab, ba in self.encode(pairs)]
-
-    def cache(self, pairs: Sequence[PreferencePair], *, batch: int = 8, bf16: bool = False,
-              log: Callable[[str], None] | None = None) -> list[tuple[Any, Any]]:
+    def cache(self, pairs: Sequence[PreferencePair] | Sequence[tuple[Any, Any]], *, batch: int = 8,
+              bf16: bool = False, log: Callable[[str], None] | None = None) -> list[tuple[Any, Any]]:
         """Bottom-layer states of both orders of every pair (chosen first, then chosen second), batched by length.
 
         ``bf16=True`` runs the frozen layers under bfloat16 autocast (about 1.5x faster on a CPU with AVX512-BF16;
         the states are approximate): meant for *training* pairs only. Evaluation caches stay float32, so in-process
-        probabilities keep matching a served float32 model.
+        probabilities keep matching a served float32 model. ``pairs`` may already be :meth:`encode`'d.
         """
-        ids = [i for pair in self.encode(pairs) for i in pair]
+        encoded = self.encode(pairs) if pairs and isinstance(pairs[0], PreferencePair) else pairs
+        ids = [i for pair in encoded for i in pair]
         out: list[Any] = []
         step = 64 * batch  # report progress every few hundred sequences
         for start in range(0, len(ids), step):
@@ -163,7 +165,7 @@ class YesNoModel:
                 out.extend(self.prefix.bottom_many(ids[start:start + step], batch=batch))
             if log:
                 log(f"cached {min(start + step, len(ids))}/{len(ids)} prompts")
-        return [(out[2 * i], out[2 * i + 1]) for i in range(len(pairs))]
+        return [(out[2 * i], out[2 * i + 1]) for i in range(len(encoded))]
 
     def yes_no_logits(self, hiddens: Sequence[Any]) -> tuple[Any, Any]:
         """log-sum-exp logits of the yes and the no token sets at each sequence's answer position."""
@@ -261,10 +263,10 @@ def train_yes_no(judge: YesNoModel, cached: Sequence[tuple[Any, Any]] | Mapping[
     if schedule is None:
         if isinstance(cached, Mapping):
             raise ValueError("train_yes_no: a partial cache (a mapping) needs the schedule it was cached for")
-        schedule = yes_no_schedule([max(ab.shape[1], ba.shape[1]) for ab, ba in cached], epochs=epochs,
-                                   batch_pairs=batch_pairs, seed=seed, group_by_length=group_by_length)
-    missing = [i for i in used_pairs(schedule) if (i not in cached if isinstance(cached, Mapping)
-                                                   else not 0 <= i < len(cached))]
+        schedule = yes_no_schedule(pair_lengths(cached), epochs=epochs, batch_pairs=batch_pairs, seed=seed,
+                                   group_by_length=group_by_length)
+    have = cached.keys() if isinstance(cached, Mapping) else range(len(cached))
+    missing = [i for i in used_pairs(schedule) if i not in have]
     if missing:
         raise ValueError(f"train_yes_no: the schedule uses pairs {missing[:5]} that are not cached")
     params = judge.prefix.trainable_parameters()

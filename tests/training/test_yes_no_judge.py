@@ -174,7 +174,7 @@ def test_a_partial_cache_of_the_scheduled_pairs_trains_exactly_like_the_full_cac
     """The loop caches only the pairs a short run uses: same batches, same steps, same weights as caching all."""
     import torch
 
-    from rm_gallery.training.yes_no_judge import YesNoModel, train_yes_no, used_pairs, yes_no_schedule
+    from rm_gallery.training.yes_no_judge import YesNoModel, pair_lengths, train_yes_no, used_pairs, yes_no_schedule
 
     grader = create_grader("win_probability", model=None)
     pairs = _pairs(6)
@@ -182,10 +182,11 @@ def test_a_partial_cache_of_the_scheduled_pairs_trains_exactly_like_the_full_cac
     for partial in (False, True):
         judge = YesNoModel.load(tiny_model_dir, grader, trainable_layers=1, threads=1)
         if partial:
-            schedule = yes_no_schedule(judge.lengths(pairs), epochs=0.5, batch_pairs=2, seed=0)
+            encoded = judge.encode(pairs)
+            schedule = yes_no_schedule(pair_lengths(encoded), epochs=0.5, batch_pairs=2, seed=0)
             used = used_pairs(schedule)
             assert len(used) < len(pairs)
-            cached = dict(zip(used, judge.cache([pairs[i] for i in used]), strict=True))
+            cached = dict(zip(used, judge.cache([encoded[i] for i in used]), strict=True))
             result = train_yes_no(judge, cached, epochs=0.5, batch_pairs=2, learning_rate=1e-2, seed=0,
                                   schedule=schedule)
         else:
