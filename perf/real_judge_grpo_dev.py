@@ -72,14 +72,6 @@ def letter_probe(model_dir: Path, rows: Sequence[Mapping[str, Any]], batch: int 
 
 
 def main() -> None:
-    from rm_gallery.graders.registry import create_grader
-    from rm_gallery.local.models import resolve_model
-    from rm_gallery.training.data import grpo_rows
-    from rm_gallery.training.splits import split_pairs
-    from rm_gallery.training.trainers import format_sft_rows, paired_rows, sft_rows, train_grpo, train_sft
-    from rm_gallery.training.trl_rewards import PairwiseReward
-    from rm_gallery.training.yes_no_judge import pair_sample
-
     d = JudgeLoopConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=SHARED)
@@ -96,7 +88,23 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--name", default="real_judge_grpo_dev")
     args = p.parse_args()
-    out = args.out or Path(tempfile.mkdtemp(prefix="rm_gallery_grpo_dev_"))
+    if args.out is not None:
+        return run(args, args.out)
+    with tempfile.TemporaryDirectory(prefix="rm_gallery_grpo_dev_") as tmp:  # ~1 GB of checkpoints, not kept
+        return run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, out: Path) -> None:
+    """Format SFT then GRPO on the dev-train pairs, probing the letter on dev after each stage; checkpoints in out."""
+    from rm_gallery.graders.registry import create_grader
+    from rm_gallery.local.models import resolve_model
+    from rm_gallery.training.data import grpo_rows
+    from rm_gallery.training.splits import split_pairs
+    from rm_gallery.training.trainers import format_sft_rows, paired_rows, sft_rows, train_grpo, train_sft
+    from rm_gallery.training.trl_rewards import PairwiseReward
+    from rm_gallery.training.yes_no_judge import pair_sample
+
+    d = JudgeLoopConfig()
     cfg = JudgeLoopConfig(out=out, rewardbench=(str(args.data / "rewardbench" / "rewardbench_llmbar_hep.jsonl"),),
                           rmbench=(str(args.data / "rm-bench"),))
     base = resolve_model(cfg.model)
