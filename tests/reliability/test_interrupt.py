@@ -36,6 +36,14 @@ def grade_args(data: Path, out: Path, url: str) -> list[str]:
             "--no-progress"]
 
 
+def start_cli(args: list[str]) -> subprocess.Popen:
+    """The CLI as a user's shell starts it: SIGINT at its default even when this test runs in a background job
+    (a non-interactive shell starts those with SIGINT ignored, and Python then never raises KeyboardInterrupt)."""
+    return subprocess.Popen([sys.executable, "-m", "rm_gallery.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def line_count(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
@@ -43,8 +51,7 @@ def line_count(path: Path) -> int:
 def test_ctrl_c_mid_run_finishes_writing_and_prints_how_to_resume(tmp_path, server):
     n = 800
     data, out = write_data(tmp_path / "data.jsonl", n), tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "rm_gallery.cli", *grade_args(data, out, server.base_url)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_cli(grade_args(data, out, server.base_url))
     while line_count(out) < 150 and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
@@ -92,8 +99,7 @@ def test_ctrl_c_at_any_moment_is_never_a_traceback(tmp_path, server):
     boot = max(_import_seconds() for _ in range(3))
     for i in range(6):
         out = tmp_path / f"out{i}.jsonl"
-        proc = subprocess.Popen([sys.executable, "-m", "rm_gallery.cli", *grade_args(data, out, server.base_url)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_cli(grade_args(data, out, server.base_url))
         time.sleep(rng.uniform(1.5 * boot, 1.5 * boot + 1.0))  # start-up, endpoint check, or mid-grading
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
